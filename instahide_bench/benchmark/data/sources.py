@@ -1,0 +1,50 @@
+"""Parsing of source specifications (``cifar10:PATH``) into loaders.
+
+A source is asked for a number of images in a role ("private" images to hide, or "public"
+images to mix in) and returns an :class:`ImageSet` chosen deterministically from a seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal, Protocol
+
+from ..errors import ConfigError
+from .base import ImageSet
+
+Role = Literal["private", "public"]
+
+
+class DataSource(Protocol):
+    """A loader: ``load(count, seed)`` gives ``count`` images chosen deterministically by ``seed``."""
+
+    spec: str
+
+    def load(self, count: int, seed: int) -> ImageSet: ...
+
+
+#: kind -> factory(path or None, role) -> DataSource; filled by the loader modules below.
+SOURCE_KINDS: dict[str, Callable[[str | None, Role], DataSource]] = {}
+
+
+def register_source(kind: str) -> Callable[[Callable[[str | None, Role], DataSource]], Callable[[str | None, Role], DataSource]]:
+    def decorate(factory: Callable[[str | None, Role], DataSource]) -> Callable[[str | None, Role], DataSource]:
+        SOURCE_KINDS[kind] = factory
+        return factory
+
+    return decorate
+
+
+def parse_source(spec: str, role: Role) -> DataSource:
+    """``embedded``, ``cifar10:PATH``, ``folder:PATH`` or ``npy:PATH`` -> a loader for ``role``."""
+    _import_loaders()
+    kind, sep, path = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind not in SOURCE_KINDS:
+        raise ConfigError(f"unknown data source {spec!r}; use one of: " + ", ".join(f"{k}:PATH" if k != "embedded" else k for k in SOURCE_KINDS))
+    return SOURCE_KINDS[kind](path if sep else None, role)
+
+
+def _import_loaders() -> None:
+    """Import the loader modules so that they register themselves (kept lazy: some are heavy)."""
+    from . import arrays, cifar10, embedded, folder  # noqa: F401

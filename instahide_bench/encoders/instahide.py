@@ -1,0 +1,204 @@
+"""The InstaHide family as one parametrised encoder (SPEC §1, §3).
+
+Per epoch t = 0..T-1, with the whole private set as one batch, the draws come in the
+order of the 2020 challenge (SPEC §3.1), whatever the RNG kind:
+
+1. ``order = randperm(n)``: the data loader's shuffle;
+2. cross-dataset with epoch reuse: ``pool_perm = randperm(P)``, the epoch's public batch is
+   the first n pool images in that order;
+3. the coefficients (numpy-style first draw for the batch, then row-by-row redraws);
+4. for slot i = 2..k: ``idx_i = randperm(n)``; private slots take ``batch[idx_i]``, public
+   slots ``public_batch[idx_i]``;
+5. ``mask = randint(2, (n, 3, 32, 32)) * 2 - 1`` (NCHW), applied and stored NHWC.
+
+With ``public_reuse="fresh"`` every public slot of every row takes a patch no other slot
+uses (the authors' suggested mitigation), drawn from one permutation of the pool.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from ..benchmark.challenge import ChallengeKey, EncodedChallenge
+from ..benchmark.config import param
+from ..benchmark.data.base import ImageSet
+from ..benchmark.errors import ConfigError
+from ..benchmark.pixels import PIXEL_SPACES, get_pixel_space
+from ..benchmark.progress import progress
+from .base import ENCODERS, Encoder
+from .rng import RNG_KINDS, fresh_seed, make_rng
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InstaHideConfig:
+    """Parameters of an InstaHide-style encoder. All of them are public (written to challenge.json)."""
+
+    mode: Literal["cross", "inside"] = param("cross", "cross: public images fill the slots after the private ones; inside: every slot is private")
+    k: int = param(6, "images mixed into each encryption")
+    private_slots: int = param(2, "private images per encryption (cross-dataset; inside-dataset uses all k)")
+    upper: float = param(0.65, "largest coefficient allowed; rows above are redrawn")
+    dom: float | None = param(0.3, "cross-dataset: smallest total weight of the two private images; None disables")
+    T: int = param(50, "encryptions per private image (epochs)")
+    n: int = param(100, "private images")
+    pool_size: int = param(5000, "public pool size P (cross-dataset, public_reuse=epoch)")
+    public_reuse: Literal["epoch", "fresh"] = param("epoch", "epoch: the first n of a fresh pool permutation per epoch, each used k-2 times; fresh: a new patch for every public slot")
+    pixels: str = param("[-1,1]", "pixel space: " + ", ".join(PIXEL_SPACES))
+    mask: bool = param(True, "apply the random +-1 sign mask (per pixel and channel)")
+    rng: Literal["legacy-seeded", "secure"] = param("legacy-seeded", "legacy-seeded: numpy RandomState + torch Generator from one seed; secure: OS entropy")
+    seed_bits: int = param(32, "legacy-seeded: bits of the seed drawn when none is given")
+
+    @property
+    def slots_private(self) -> int:
+        return self.k if self.mode == "inside" else self.private_slots
+
+    @property
+    def effective_dom(self) -> float | None:
+        return self.dom if self.mode == "cross" else None
+
+    @property
+    def num_rows(self) -> int:
+        return self.n * self.T
+
+    def validate(self) -> None:
+        if self.mode not in ("cross", "inside"):
+            raise ConfigError(f"mode must be cross or inside, got {self.mode!r}")
+        if self.k < 2:
+            raise ConfigError(f"k must be at least 2, got {self.k}")
+        if self.mode == "cross" and not 2 <= self.private_slots <= self.k:
+            raise ConfigError(f"private_slots must lie in [2, k={self.k}], got {self.private_slots}")
+        if not 0 < self.upper <= 1 or self.k * self.upper < 1:
+            raise ConfigError(f"upper={self.upper} is unsatisfiable with k={self.k} (need 1/k <= upper <= 1)")
+        if self.effective_dom is not None and not 0 <= self.effective_dom <= 1:
+            raise ConfigError(f"dom must lie in [0, 1], got {self.dom}")
+        if self.n < 2 or self.T < 1:
+            raise ConfigError(f"need n >= 2 and T >= 1, got n={self.n}, T={self.T}")
+        if self.mode == "cross" and self.public_reuse == "epoch" and self.slots_private < self.k and self.pool_size < self.n:
+            raise ConfigError(f"pool_size={self.pool_size} must be at least n={self.n} (each epoch takes n pool images)")
+        if self.pixels not in PIXEL_SPACES:
+            raise ConfigError(f"unknown pixels {self.pixels!r}; known: {', '.join(PIXEL_SPACES)}")
+        if self.rng not in RNG_KINDS:
+            raise ConfigError(f"unknown rng {self.rng!r}; known: {', '.join(RNG_KINDS)}")
+        if not 1 <= self.seed_bits <= 32:
+            raise ConfigError(f"seed_bits must lie in [1, 32], got {self.seed_bits}")
+
+    def public_params(self) -> dict[str, Any]:
+        """What challenge.json publishes: every parameter, plus derived sizes."""
+        params = asdict(self)
+        params["private_slots"] = self.slots_private
+        params["dom"] = self.effective_dom
+        params["num_rows"] = self.num_rows
+        params["pool_size"] = self.pool_size if self.public_reuse == "epoch" else None
+        if self.mode == "inside":
+            params["public_reuse"] = None
+        return params
+
+
+@ENCODERS.register("instahide")
+class InstaHideEncoder(Encoder):
+    """InstaHide (inside- or cross-dataset), Mixup-only when ``mask=False``."""
+
+    name = "instahide"
+    version = "1.0"
+    Config = InstaHideConfig
+    config: InstaHideConfig
+
+    def required_public(self) -> int:
+        cfg = self.config
+        public_slots = cfg.k - cfg.slots_private
+        if public_slots == 0:
+            return 0
+        return cfg.pool_size if cfg.public_reuse == "epoch" else cfg.num_rows * public_slots
+
+    def encode(self, private: ImageSet, public: ImageSet | None = None, *, seed: int | None = None) -> EncodedChallenge:
+        """Encrypt the ``n`` private images ``T`` times each; see the module docstring for the draw order."""
+        cfg = self.config
+        n, k, m = cfg.n, cfg.k, cfg.slots_private
+        public_slots = k - m
+        if len(private) != n:
+            raise ConfigError(f"the encoder is configured for n={n} private images but got {len(private)}")
+        needed_public = self.required_public()
+        if needed_public and (public is None or len(public) < needed_public):
+            have = 0 if public is None else len(public)
+            raise ConfigError(f"this configuration needs {needed_public} public images, the public source gave {have}")
+        if cfg.rng == "legacy-seeded" and seed is None:
+            seed = fresh_seed(cfg.seed_bits)
+        if cfg.rng == "secure" and seed is not None:
+            raise ConfigError("a secure encoder takes no seed (its randomness comes from the OS); use rng=legacy-seeded")
+        rng = make_rng(cfg.rng, seed)
+        space = get_pixel_space(cfg.pixels)
+
+        images = space.from_uint8(private.images)
+        pool = space.from_uint8(public.images[:needed_public]) if needed_public else None
+        rows = cfg.num_rows
+        encryption = np.empty((rows, 32, 32, 3), dtype=np.float32)
+        labels = np.zeros((rows, len(private.class_names)), dtype=np.float32)
+        private_index = np.empty((rows, m), dtype=np.int64)
+        public_index = np.full((rows, public_slots), -1, dtype=np.int64)
+        coefficients = np.empty((rows, k), dtype=np.float64)
+        epoch_of_row = np.repeat(np.arange(cfg.T, dtype=np.int64), n)
+        fresh_order = rng.randperm(needed_public) if public_slots and cfg.public_reuse == "fresh" else None
+        arange_n = np.arange(n)
+
+        for t in progress(range(cfg.T), desc=f"encoding ({cfg.mode}, k={k})", unit="epoch"):
+            block = slice(t * n, (t + 1) * n)
+            order = rng.randperm(n)
+            if public_slots and cfg.public_reuse == "epoch":
+                public_batch = rng.randperm(cfg.pool_size)[:n]
+            lam = rng.coefficients(n, k, cfg.upper, cfg.effective_dom)
+            lam32 = lam.astype(np.float32)
+            slot_private = [order]
+            slot_public = []
+            for slot in range(1, k):
+                idx = rng.randperm(n)
+                if slot < m:
+                    slot_private.append(order[idx])
+                elif cfg.public_reuse == "epoch":
+                    slot_public.append(public_batch[idx])
+                else:
+                    first = (t * public_slots + slot - m) * n
+                    slot_public.append(fresh_order[first : first + n][idx])
+            mixture = lam32[:, 0, None, None, None] * images[slot_private[0]]
+            for slot in range(1, k):
+                source = images[slot_private[slot]] if slot < m else pool[slot_public[slot - m]]
+                mixture += lam32[:, slot, None, None, None] * source
+            if cfg.mask:
+                mixture *= rng.sign_mask((n, 3, 32, 32)).transpose(0, 2, 3, 1)
+            encryption[block] = mixture
+            for slot in range(m):
+                labels[block][arange_n, private.labels[slot_private[slot]]] += lam32[:, slot]
+            private_index[block] = np.stack(slot_private, axis=1)
+            if public_slots:
+                public_index[block] = np.stack(slot_public, axis=1)
+            coefficients[block] = lam
+
+        key = ChallengeKey(
+            private=images,
+            private_labels=private.labels,
+            private_index=private_index,
+            coefficients=coefficients,
+            public_index=public_index,
+            epoch=epoch_of_row,
+            seed=seed,
+            public=pool,
+            provenance={
+                "private_ids": private.ids.tolist(),
+                "public_ids": public.ids[:needed_public].tolist() if needed_public and public is not None else [],
+            },
+        )
+        logger.info("encoded %d rows (n=%d, T=%d, k=%d, %s, rng=%s)", rows, n, cfg.T, k, cfg.mode, cfg.rng)
+        return EncodedChallenge(
+            encryption=encryption,
+            labels=labels,
+            class_names=list(private.class_names),
+            encoder=self.name,
+            encoder_version=self.version,
+            params=cfg.public_params(),
+            pixels=space,
+            key=key,
+        )

@@ -1,0 +1,81 @@
+"""Named encoder configurations (SPEC §3): what ``generate --preset NAME`` builds.
+
+Each preset is an encoder name plus a complete config; ``--set key=value`` overrides any of
+its fields. The table is data, not code paths: adding a preset is adding an entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..benchmark.config import apply_overrides
+from ..benchmark.errors import ConfigError
+from .base import ENCODERS, Encoder
+from .instahide import InstaHideConfig
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    encoder: str
+    config: Any
+    description: str
+
+    def build(self, overrides: dict[str, Any] | None = None) -> Encoder:
+        """The encoder of this preset, with ``overrides`` applied to its config."""
+        config = apply_overrides(self.config, overrides or {})
+        return ENCODERS.get(self.encoder)(config)
+
+
+_CHALLENGE_2020 = InstaHideConfig()  # the defaults are the 2020 challenge's recipe
+
+PRESETS: dict[str, Preset] = {
+    preset.name: preset
+    for preset in (
+        Preset(
+            "challenge-2020",
+            "instahide",
+            _CHALLENGE_2020,
+            "Replica of the 2020 InstaHide Challenge, weak seed included: n=100, T=50, k=6 (2 private + 4 public), "
+            "upper 0.65, dom 0.3, pixels [-1,1], mask on, one 32-bit seed for numpy RandomState and torch Generator.",
+        ),
+        Preset(
+            "instahide-cross",
+            "instahide",
+            InstaHideConfig(rng="secure", public_reuse="fresh"),
+            "As challenge-2020 but with OS-entropy randomness and a fresh public patch for every public slot.",
+        ),
+        Preset(
+            "instahide-inside",
+            "instahide",
+            InstaHideConfig(mode="inside", k=4, pixels="cifar10-normalised", rng="secure", dom=None),
+            "Inside-dataset InstaHide: k=4 private images per encryption, CIFAR-10 normalisation, mask on, secure RNG.",
+        ),
+        Preset(
+            "mixup",
+            "instahide",
+            InstaHideConfig(mode="inside", k=4, pixels="cifar10-normalised", rng="secure", dom=None, mask=False),
+            "Inside-dataset Mixup: instahide-inside without the sign mask (SPEC §1: 'the same without the mask').",
+        ),
+        Preset(
+            "instahide-unit-range",
+            "instahide",
+            InstaHideConfig(rng="secure", public_reuse="fresh", pixels="[0,1]"),
+            "instahide-cross with pixels in [0, 1], the known-insecure range: |e| removes the mask exactly.",
+        ),
+        Preset(
+            "instahide-hardened",
+            "instahide",
+            InstaHideConfig(rng="secure", public_reuse="fresh", T=10),
+            "The authors' suggested mitigations: secure RNG, few encryptions per image (T=10), fresh public patches.",
+        ),
+    )
+}
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}") from None
