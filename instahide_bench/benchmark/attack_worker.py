@@ -1,0 +1,129 @@
+"""Child-process side of the attack runner: run one attack on a copy of the public files.
+
+Started as ``python -m instahide_bench.benchmark.attack_worker JOB.json`` by
+:mod:`instahide_bench.benchmark.runner`. It installs the key guard first, then loads the
+public challenge copy, runs the attack and writes its outputs into the job's staging
+directory; the parent validates them and moves them into place. On failure it writes
+``error.json`` (type, message, traceback) and exits 1, leaving no decryption behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import resource
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    """Everything the child needs; written by the parent as JSON."""
+
+    attack: str
+    config: dict[str, Any]
+    public_dir: str
+    staging_dir: str
+    workdir: str
+    device: str
+    seed: int
+    resume: bool
+    forbidden: list[str]
+    log_level: int = logging.INFO
+
+    @classmethod
+    def read(cls, path: Path) -> WorkerJob:
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def _peak_rss_bytes() -> int:
+    """Peak resident memory of this process and its waited-for children (Linux reports KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return int(max(own, children) * 1024)
+
+
+def run_job(job: WorkerJob) -> None:
+    from .isolation import install_guard
+
+    install_guard(job.forbidden)
+
+    import torch
+
+    from ..attacks import ATTACKS, AttackContext
+    from .challenge import check_finite, load_challenge
+    from .config import config_from_dict
+    from .io import save_npy_atomic, write_json_atomic
+
+    staging = Path(job.staging_dir)
+    challenge = load_challenge(job.public_dir)
+    attack_cls = ATTACKS.get(job.attack)
+    attack = attack_cls(config_from_dict(attack_cls.Config, job.config))
+    context = AttackContext(device=torch.device(job.device), workdir=Path(job.workdir), seed=job.seed,
+                            resume=job.resume)
+    started = time.perf_counter()
+    result = attack.run(challenge, context)
+    runtime = time.perf_counter() - started
+
+    decryption = np.asarray(result.decryption)
+    expected = (challenge.num_rows, 32, 32, 3)
+    if decryption.shape != expected:
+        raise ValueError(f"attack {job.attack!r} returned a decryption of shape {decryption.shape}, expected {expected}")
+    decryption = decryption.astype(np.float32, copy=False)
+    check_finite(decryption, Path(f"<decryption returned by {job.attack}>"))
+    save_npy_atomic(staging / "decryption.npy", decryption)
+    if result.recovered is not None:
+        save_npy_atomic(staging / "recovered.npy", np.asarray(result.recovered, dtype=np.float32))
+    if result.assignment is not None:
+        save_npy_atomic(staging / "assignment.npy", np.asarray(result.assignment, dtype=np.int64))
+    write_json_atomic(
+        staging / "result.json",
+        {
+            "attack": job.attack,
+            "succeeded": bool(result.succeeded),
+            "message": result.message,
+            "info": _jsonable(result.info),
+            "runtime_seconds": runtime,
+            "peak_rss_bytes": _peak_rss_bytes(),
+        },
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    """Attack info made JSON-safe (numpy scalars and arrays become numbers and lists)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def main(argv: list[str]) -> int:
+    job = WorkerJob.read(Path(argv[0]))
+    logging.basicConfig(level=job.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
+    try:
+        run_job(job)
+    except BaseException as exc:  # report every failure to the parent, readable
+        error = {"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()}
+        Path(job.staging_dir, "error.json").write_text(json.dumps(error, indent=2), encoding="utf-8")
+        for name in ("decryption.npy", "recovered.npy", "assignment.npy", "result.json"):
+            Path(job.staging_dir, name).unlink(missing_ok=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

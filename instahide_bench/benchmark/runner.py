@@ -1,0 +1,262 @@
+"""Run one attack on one challenge, isolated, measured, and optionally scored and recorded.
+
+The attack runs in a child process (:mod:`.attack_worker`) that only has a copy of the
+public files and a key guard (:mod:`.isolation`). The parent watches the wall clock and the
+resident memory of the child's whole process tree, kills it on a limit with a clear message,
+and moves the outputs into ``out_dir`` only once the child has finished cleanly, so a crash
+or a limit never leaves a partial ``decryption.npy``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .challenge import KEY_DIR, copy_public_files, load_challenge
+from .config import apply_overrides, config_to_dict
+from .errors import InstaHideBenchError, ResourceLimitError
+from .io import read_json, write_json_atomic
+from .isolation import subprocess_env
+
+logger = logging.getLogger(__name__)
+
+_POLL_SECONDS = 0.2
+_OUTPUT_FILES = ("decryption.npy", "recovered.npy", "assignment.npy")
+
+
+class AttackRunError(InstaHideBenchError):
+    """The attack crashed or returned something unusable."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run an attack: limits, device, the attack's own seed, resuming from its caches."""
+
+    time_limit: float | None = None
+    memory_limit_bytes: int | None = None
+    device: str = "auto"
+    seed: int = 0
+    resume: bool = False
+
+
+@dataclass
+class RunReport:
+    """What a run produced, as written to ``out_dir/run.json``."""
+
+    attack: str
+    attack_version: str
+    config: dict[str, Any]
+    complexity: str
+    challenge_id: str
+    challenge_dir: str
+    out_dir: str
+    device: str
+    runtime_seconds: float
+    peak_memory_bytes: int
+    succeeded: bool
+    message: str
+    info: dict[str, Any] = field(default_factory=dict)
+    scores: dict[str, Any] | None = None
+    entry_path: str | None = None
+
+
+def resolve_device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InstaHideBenchError(f"device {name!r} requested but no CUDA device is available")
+    return name
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as handle:
+                found.extend(int(c) for c in handle.read().split())
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return found
+
+
+def process_tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its descendants (0 where /proc is unavailable)."""
+    total, stack, seen = 0, [pid], set()
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            with open(f"/proc/{current}/status", encoding="ascii") as handle:
+                for line in handle:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        stack.extend(_children(current))
+    return total
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+def _watch(process: subprocess.Popen, options: RunOptions, attack: str) -> tuple[int, float, int]:
+    """Wait for the child, enforcing limits; return (exit code, seconds, peak tree RSS)."""
+    started = time.perf_counter()
+    peak = 0
+    while True:
+        code = process.poll()
+        elapsed = time.perf_counter() - started
+        if code is not None:
+            return code, elapsed, peak
+        peak = max(peak, process_tree_rss(process.pid))
+        if options.time_limit is not None and elapsed > options.time_limit:
+            _kill_group(process)
+            raise ResourceLimitError(
+                f"attack {attack!r} hit the wall-clock limit of {options.time_limit:g} s and was stopped; no output was written"
+            )
+        if options.memory_limit_bytes is not None and peak > options.memory_limit_bytes:
+            _kill_group(process)
+            raise ResourceLimitError(
+                f"attack {attack!r} used {peak / 2**20:.0f} MiB, over the memory limit of "
+                f"{options.memory_limit_bytes / 2**20:.0f} MiB, and was stopped; no output was written"
+            )
+        time.sleep(_POLL_SECONDS)
+
+
+def run_attack(
+    attack_name: str,
+    challenge_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    overrides: dict[str, Any] | None = None,
+    options: RunOptions = RunOptions(),
+    score: bool = False,
+    record: bool = False,
+    leaderboard_root: str | os.PathLike[str] | None = None,
+    entry_name: str | None = None,
+    command_line: str | None = None,
+) -> RunReport:
+    """Run ``attack_name`` on the challenge in ``challenge_dir``; write its outputs to ``out_dir``."""
+    from ..attacks import ATTACKS
+
+    challenge_dir, out_dir = Path(challenge_dir).resolve(), Path(out_dir)
+    challenge = load_challenge(challenge_dir)  # validates the public files before any work
+    attack_cls = ATTACKS.get(attack_name)
+    config = apply_overrides(attack_cls.Config(), overrides or {})
+    attack_cls(config)  # validates the config in the parent, where errors are cheap
+    device = resolve_device(options.device)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    workdir = out_dir / "work"
+    workdir.mkdir(exist_ok=True)
+
+    with tempfile.TemporaryDirectory(prefix="instahide-attack-") as scratch_name:
+        scratch = Path(scratch_name)
+        public_dir = copy_public_files(challenge_dir, scratch / "challenge")
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
+        try:
+            forbidden = [str(challenge_dir / KEY_DIR)]
+            job = {
+                "attack": attack_name,
+                "config": config_to_dict(config),
+                "public_dir": str(public_dir),
+                "staging_dir": str(staging),
+                "workdir": str(workdir.resolve()),
+                "device": device,
+                "seed": options.seed,
+                "resume": options.resume,
+                "forbidden": forbidden,
+                "log_level": logging.getLogger().getEffectiveLevel(),
+            }
+            job_path = scratch / "job.json"
+            job_path.write_text(json.dumps(job), encoding="utf-8")
+            env = subprocess_env(forbidden, scratch / "site")
+            process = subprocess.Popen(
+                [sys.executable, "-m", "instahide_bench.benchmark.attack_worker", str(job_path)],
+                cwd=scratch,
+                env=env,
+                start_new_session=True,
+            )
+            try:
+                code, elapsed, peak = _watch(process, options, attack_name)
+            except BaseException:
+                if process.poll() is None:
+                    _kill_group(process)
+                raise
+            if code != 0:
+                raise AttackRunError(_failure_message(attack_name, staging, code, out_dir))
+            result = read_json(staging / "result.json")
+            for name in _OUTPUT_FILES:
+                if (staging / name).exists():
+                    os.replace(staging / name, out_dir / name)
+                else:
+                    (out_dir / name).unlink(missing_ok=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    report = RunReport(
+        attack=attack_name,
+        attack_version=attack_cls.version,
+        config=config_to_dict(config),
+        complexity=attack_cls.complexity,
+        challenge_id=challenge.meta.challenge_id,
+        challenge_dir=str(challenge_dir),
+        out_dir=str(out_dir),
+        device=device,
+        runtime_seconds=float(result.get("runtime_seconds", elapsed)),
+        peak_memory_bytes=int(max(peak, result.get("peak_rss_bytes", 0))),
+        succeeded=bool(result["succeeded"]),
+        message=str(result.get("message", "")),
+        info=dict(result.get("info", {})),
+    )
+    if score or record:
+        _score_and_record(report, challenge_dir, out_dir, record, leaderboard_root, entry_name, command_line)
+    write_json_atomic(out_dir / "run.json", asdict(report))
+    return report
+
+
+def _failure_message(attack: str, staging: Path, code: int, out_dir: Path) -> str:
+    error_path = staging / "error.json"
+    if not error_path.exists():
+        if code < 0:
+            return f"attack {attack!r} was killed by signal {-code}; no output was written"
+        return f"attack {attack!r} exited with code {code} without reporting an error; no output was written"
+    error = json.loads(error_path.read_text(encoding="utf-8"))
+    log_path = out_dir / "attack-error.log"
+    log_path.write_text(error.get("traceback", ""), encoding="utf-8")
+    return f"attack {attack!r} failed: {error.get('type')}: {error.get('message')} (traceback in {log_path}); no output was written"
+
+
+def _score_and_record(
+    report: RunReport,
+    challenge_dir: Path,
+    out_dir: Path,
+    record: bool,
+    leaderboard_root: str | os.PathLike[str] | None,
+    entry_name: str | None,
+    command_line: str | None,
+) -> None:
+    from .recording import record_run
+
+    record_run(report, challenge_dir, out_dir / "decryption.npy", record=record, leaderboard_root=leaderboard_root,
+               entry_name=entry_name, command_line=command_line or shlex.join(sys.argv))
