@@ -18,7 +18,8 @@ uses (the authors' suggested mitigation), drawn from one permutation of the pool
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
@@ -30,7 +31,7 @@ from ..benchmark.errors import ConfigError
 from ..benchmark.pixels import PIXEL_SPACES, get_pixel_space
 from ..benchmark.progress import progress
 from .base import ENCODERS, Encoder
-from .rng import RNG_KINDS, fresh_seed, make_rng
+from .rng import RNG_KINDS, EncoderRNG, fresh_seed, make_rng
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,13 @@ class InstaHideConfig:
         if not 1 <= self.seed_bits <= 32:
             raise ConfigError(f"seed_bits must lie in [1, 32], got {self.seed_bits}")
 
+    @classmethod
+    def from_public_params(cls, params: dict[str, Any]) -> InstaHideConfig:
+        """Rebuild the config from challenge.json's ``params`` (derived entries are ignored)."""
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in params.items() if k in names and v is not None}
+        return cls(**values)
+
     def public_params(self) -> dict[str, Any]:
         """What challenge.json publishes: every parameter, plus derived sizes."""
         params = asdict(self)
@@ -97,6 +105,75 @@ class InstaHideConfig:
         if self.mode == "inside":
             params["public_reuse"] = None
         return params
+
+
+@dataclass(frozen=True)
+class EpochPlan:
+    """Every random choice of one epoch: who is mixed with whom, with which weights and signs.
+
+    Rows of the epoch are the n batch positions. ``private`` holds private-set indices per
+    private slot (column 0 is the image the row encrypts), ``public`` pool indices per public
+    slot, ``coefficients`` all k weights, ``mask`` the NHWC +-1 mask (None when off).
+    """
+
+    private: np.ndarray
+    public: np.ndarray
+    coefficients: np.ndarray
+    mask: np.ndarray | None
+
+
+def plan_epochs(cfg: InstaHideConfig, rng: EncoderRNG) -> Iterator[EpochPlan]:
+    """The epochs' random choices, drawn in the order of the module docstring.
+
+    Shared by the encoder and by anyone who replays a seeded challenge (the PRNG attack):
+    the draw order lives here and nowhere else.
+    """
+    n, k, m = cfg.n, cfg.k, cfg.slots_private
+    public_slots = k - m
+    fresh_order = None
+    if public_slots and cfg.public_reuse == "fresh":
+        fresh_order = rng.randperm(cfg.num_rows * public_slots)
+    for t in range(cfg.T):
+        order = rng.randperm(n)
+        if public_slots and cfg.public_reuse == "epoch":
+            public_batch = rng.randperm(cfg.pool_size)[:n]
+        coefficients = rng.coefficients(n, k, cfg.upper, cfg.effective_dom)
+        private_cols, public_cols = [order], []
+        for slot in range(1, k):
+            idx = rng.randperm(n)
+            if slot < m:
+                private_cols.append(order[idx])
+            elif fresh_order is None:
+                public_cols.append(public_batch[idx])
+            else:
+                first = (t * public_slots + slot - m) * n
+                public_cols.append(fresh_order[first : first + n][idx])
+        mask = rng.sign_mask((n, 3, 32, 32)).transpose(0, 2, 3, 1) if cfg.mask else None
+        public = np.stack(public_cols, axis=1) if public_cols else np.empty((n, 0), dtype=np.int64)
+        yield EpochPlan(np.stack(private_cols, axis=1), public, coefficients, mask)
+
+
+def mix(plan: EpochPlan, images: np.ndarray, pool: np.ndarray | None) -> np.ndarray:
+    """The encryptions of one epoch: the float32 weighted sum over slots, times the mask."""
+    lam32 = plan.coefficients.astype(np.float32)
+    m = plan.private.shape[1]
+    mixture = lam32[:, 0, None, None, None] * images[plan.private[:, 0]]
+    for slot in range(1, lam32.shape[1]):
+        source = images[plan.private[:, slot]] if slot < m else pool[plan.public[:, slot - m]]  # type: ignore[index]
+        mixture += lam32[:, slot, None, None, None] * source
+    if plan.mask is not None:
+        mixture *= plan.mask
+    return mixture
+
+
+def mixed_labels(plan: EpochPlan, private_labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """The released label rows: sum over private slots of float32(lambda_i) * onehot(y_i)."""
+    lam32 = plan.coefficients.astype(np.float32)
+    labels = np.zeros((plan.private.shape[0], num_classes), dtype=np.float32)
+    rows = np.arange(plan.private.shape[0])
+    for slot in range(plan.private.shape[1]):
+        labels[rows, private_labels[plan.private[:, slot]]] += lam32[:, slot]
+    return labels
 
 
 @ENCODERS.register("instahide")
@@ -118,8 +195,7 @@ class InstaHideEncoder(Encoder):
     def encode(self, private: ImageSet, public: ImageSet | None = None, *, seed: int | None = None) -> EncodedChallenge:
         """Encrypt the ``n`` private images ``T`` times each; see the module docstring for the draw order."""
         cfg = self.config
-        n, k, m = cfg.n, cfg.k, cfg.slots_private
-        public_slots = k - m
+        n = cfg.n
         if len(private) != n:
             raise ConfigError(f"the encoder is configured for n={n} private images but got {len(private)}")
         needed_public = self.required_public()
@@ -130,71 +206,34 @@ class InstaHideEncoder(Encoder):
             seed = fresh_seed(cfg.seed_bits)
         if cfg.rng == "secure" and seed is not None:
             raise ConfigError("a secure encoder takes no seed (its randomness comes from the OS); use rng=legacy-seeded")
-        rng = make_rng(cfg.rng, seed)
         space = get_pixel_space(cfg.pixels)
-
         images = space.from_uint8(private.images)
-        pool = space.from_uint8(public.images[:needed_public]) if needed_public else None
-        rows = cfg.num_rows
-        encryption = np.empty((rows, 32, 32, 3), dtype=np.float32)
-        labels = np.zeros((rows, len(private.class_names)), dtype=np.float32)
-        private_index = np.empty((rows, m), dtype=np.int64)
-        public_index = np.full((rows, public_slots), -1, dtype=np.int64)
-        coefficients = np.empty((rows, k), dtype=np.float64)
-        epoch_of_row = np.repeat(np.arange(cfg.T, dtype=np.int64), n)
-        fresh_order = rng.randperm(needed_public) if public_slots and cfg.public_reuse == "fresh" else None
-        arange_n = np.arange(n)
+        pool = space.from_uint8(public.images[:needed_public]) if needed_public and public is not None else None
 
-        for t in progress(range(cfg.T), desc=f"encoding ({cfg.mode}, k={k})", unit="epoch"):
-            block = slice(t * n, (t + 1) * n)
-            order = rng.randperm(n)
-            if public_slots and cfg.public_reuse == "epoch":
-                public_batch = rng.randperm(cfg.pool_size)[:n]
-            lam = rng.coefficients(n, k, cfg.upper, cfg.effective_dom)
-            lam32 = lam.astype(np.float32)
-            slot_private = [order]
-            slot_public = []
-            for slot in range(1, k):
-                idx = rng.randperm(n)
-                if slot < m:
-                    slot_private.append(order[idx])
-                elif cfg.public_reuse == "epoch":
-                    slot_public.append(public_batch[idx])
-                else:
-                    first = (t * public_slots + slot - m) * n
-                    slot_public.append(fresh_order[first : first + n][idx])
-            mixture = lam32[:, 0, None, None, None] * images[slot_private[0]]
-            for slot in range(1, k):
-                source = images[slot_private[slot]] if slot < m else pool[slot_public[slot - m]]
-                mixture += lam32[:, slot, None, None, None] * source
-            if cfg.mask:
-                mixture *= rng.sign_mask((n, 3, 32, 32)).transpose(0, 2, 3, 1)
-            encryption[block] = mixture
-            for slot in range(m):
-                labels[block][arange_n, private.labels[slot_private[slot]]] += lam32[:, slot]
-            private_index[block] = np.stack(slot_private, axis=1)
-            if public_slots:
-                public_index[block] = np.stack(slot_public, axis=1)
-            coefficients[block] = lam
-
+        plans = plan_epochs(cfg, make_rng(cfg.rng, seed))
+        epochs = [
+            (mix(plan, images, pool), mixed_labels(plan, private.labels, len(private.class_names)), plan)
+            for plan in progress(plans, desc=f"encoding ({cfg.mode}, k={cfg.k})", total=cfg.T, unit="epoch")
+        ]
         key = ChallengeKey(
             private=images,
             private_labels=private.labels,
-            private_index=private_index,
-            coefficients=coefficients,
-            public_index=public_index,
-            epoch=epoch_of_row,
+            private_index=np.concatenate([plan.private for _, _, plan in epochs]),
+            coefficients=np.concatenate([plan.coefficients for _, _, plan in epochs]),
+            public_index=np.concatenate([plan.public for _, _, plan in epochs]) if needed_public
+            else np.full((cfg.num_rows, 0), -1, dtype=np.int64),
+            epoch=np.repeat(np.arange(cfg.T, dtype=np.int64), n),
             seed=seed,
             public=pool,
             provenance={
                 "private_ids": private.ids.tolist(),
-                "public_ids": public.ids[:needed_public].tolist() if needed_public and public is not None else [],
+                "public_ids": public.ids[:needed_public].tolist() if pool is not None and public is not None else [],
             },
         )
-        logger.info("encoded %d rows (n=%d, T=%d, k=%d, %s, rng=%s)", rows, n, cfg.T, k, cfg.mode, cfg.rng)
+        logger.info("encoded %d rows (n=%d, T=%d, k=%d, %s, rng=%s)", cfg.num_rows, n, cfg.T, cfg.k, cfg.mode, cfg.rng)
         return EncodedChallenge(
-            encryption=encryption,
-            labels=labels,
+            encryption=np.concatenate([enc for enc, _, _ in epochs]),
+            labels=np.concatenate([lab for _, lab, _ in epochs]),
             class_names=list(private.class_names),
             encoder=self.name,
             encoder_version=self.version,
