@@ -1,0 +1,123 @@
+"""``score``: score a decryption file against a challenge's key, optionally recording it."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InputFileError
+from ..leaderboard.layout import DEFAULT_ROOT
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..challenge import ChallengeKey, PublicChallenge
+    from ..scoring import ScoreResult
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    score = subparsers.add_parser(
+        "score",
+        help="score a decryption against a challenge (SPEC §4 metric)",
+        description="Compare each row of a decryption (.npy, E x 32 x 32 x 3, float or uint8) with the two private "
+        "images of that encryption; print Max_SSIM, Mean_SSIM, Min_L2 and Mean_L2 averaged over the rows.",
+    )
+    score.add_argument("--challenge", required=True, metavar="DIR", help="challenge directory (with key/)")
+    score.add_argument("--decryption", required=True, metavar="FILE", help="decryption .npy, one image per encryption")
+    score.add_argument("--name", help="entry name for --record (default: the decryption file's stem)")
+    score.add_argument("--json", action="store_true", help="print the scores as JSON")
+    score.add_argument("--per-row", metavar="CSV", help="also write per-row scores to this CSV file")
+    score.add_argument("--record", action="store_true", help="add a leaderboard entry (JSON + PNG grid)")
+    score.add_argument("--leaderboard", default=str(DEFAULT_ROOT), metavar="DIR",
+                       help=f"leaderboard root for --record (default: ./{DEFAULT_ROOT})")
+    record = score.add_argument_group("entry details for --record")
+    record.add_argument("--attack", default="external", help="attack name (default: external)")
+    record.add_argument("--attack-version", default="", help="attack version")
+    record.add_argument("--complexity", default="", metavar="TEXT", help="the attack's stated time complexity")
+    record.add_argument("--runtime", type=float, metavar="SECONDS", help="the attack's measured runtime")
+    record.add_argument("--peak-memory", type=int, metavar="BYTES", help="the attack's measured peak memory")
+    record.add_argument("--notes", default="", help="free text shown with the entry")
+    score.set_defaults(func=run_score)
+
+
+def _command_words(args: argparse.Namespace) -> list[str]:
+    """The arguments that produced an entry, rebuilt from the parsed options (works in-process too)."""
+    words = ["score", "--challenge", args.challenge, "--decryption", args.decryption]
+    for option, value in (("--name", args.name), ("--per-row", args.per_row), ("--attack", args.attack),
+                          ("--attack-version", args.attack_version), ("--complexity", args.complexity),
+                          ("--runtime", args.runtime), ("--peak-memory", args.peak_memory), ("--notes", args.notes)):
+        if value not in (None, ""):
+            words += [option, str(value)]
+    if args.record:
+        words += ["--record", "--leaderboard", args.leaderboard]
+    return words
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from ..challenge import load_challenge, load_key
+    from ..scoring import score_decryption, write_per_row_csv
+    from ..submission import load_decryption
+
+    challenge = load_challenge(args.challenge, mmap=True)
+    key = load_key(args.challenge, challenge.num_rows)
+    decryption = load_decryption(args.decryption, challenge)
+    result = score_decryption(challenge, key, decryption, per_row=bool(args.per_row or args.record))
+    report: dict[str, Any] = {"challenge_id": challenge.meta.challenge_id, "decryption": args.decryption,
+                              **result.scores.to_json()}
+    if args.per_row and result.rows is not None:
+        with _reported_as_input_error(args.per_row):
+            write_per_row_csv(result.rows, args.per_row)
+        report["per_row"] = args.per_row
+    if args.record:
+        with _reported_as_input_error(args.leaderboard):
+            report["entry"] = str(_record(args, challenge, key, decryption, result))
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        print()
+    else:
+        _print_report(report, challenge.num_rows)
+    return 0
+
+
+@contextlib.contextmanager
+def _reported_as_input_error(path: str) -> Iterator[None]:
+    """An unwritable output (permissions, full disk) is a one-line error naming it, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        raise InputFileError(path, f"cannot write: {exc.strerror or exc}") from None
+
+
+def _record(args: argparse.Namespace, challenge: PublicChallenge, key: ChallengeKey, decryption: np.ndarray,
+            result: ScoreResult) -> Path:
+    from ..leaderboard import AttackInfo, GridSource, measured_entry, record_entry
+    from ..provenance import collect_provenance
+
+    entry = measured_entry(
+        args.name or Path(args.decryption).stem,
+        AttackInfo(args.attack, args.attack_version, {}, args.complexity),
+        challenge,
+        result.scores,
+        runtime_seconds=args.runtime,
+        peak_memory_bytes=args.peak_memory,
+        provenance=collect_provenance(_command_words(args)),
+        notes=args.notes,
+    )
+    return record_entry(entry, args.leaderboard, grid=GridSource(challenge, key, decryption, result.rows))
+
+
+def _print_report(report: dict[str, Any], num_rows: int) -> None:
+    print(f"challenge   {report['challenge_id']} ({num_rows} rows)")
+    print(f"decryption  {report['decryption']}")
+    for label, field in (("Max_SSIM", "max_ssim"), ("Mean_SSIM", "mean_ssim"), ("Min_L2", "min_l2"),
+                         ("Mean_L2", "mean_l2")):
+        print(f"{label:<11} {report[field]:.4f}")
+    if "per_row" in report:
+        print(f"per-row     {report['per_row']}")
+    if "entry" in report:
+        print(f"recorded    {report['entry']}")

@@ -1,0 +1,63 @@
+"""Score an attack run against the challenge's key and, if asked, record a leaderboard entry.
+
+The one place where a :class:`~.runner.RunReport` meets the scorer and the leaderboard, so
+that ``attack --score/--record``, the matrix and the demo all record the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .challenge import load_challenge, load_key
+from .provenance import Provenance, hardware_info, scoring_versions, utc_now_iso
+from .scoring import score_decryption
+from .submission import load_decryption
+
+if TYPE_CHECKING:
+    from .runner import RunReport
+
+
+def record_run(
+    report: RunReport,
+    challenge_dir: str | os.PathLike[str],
+    decryption_path: str | os.PathLike[str],
+    *,
+    record: bool,
+    leaderboard_root: str | os.PathLike[str] | None,
+    entry_name: str | None,
+    command_line: str,
+) -> None:
+    """Fill ``report.scores`` (and ``report.entry_path`` when ``record``) in place."""
+    challenge = load_challenge(challenge_dir)
+    key = load_key(challenge_dir, challenge.num_rows)
+    decryption = load_decryption(decryption_path, challenge)
+    result = score_decryption(challenge, key, decryption, per_row=record)
+    report.scores = result.scores.to_json()
+    if not record:
+        return
+    from .leaderboard import AttackInfo, GridSource, measured_entry, record_entry
+
+    attack = AttackInfo(report.attack, report.attack_version, report.config, report.complexity)
+    provenance = Provenance(hardware=hardware_info(), versions=scoring_versions(), date=utc_now_iso(),
+                            command=command_line)
+    notes = report.message if report.succeeded else f"attack did not succeed: {report.message}"
+    entry = measured_entry(
+        entry_name or report.attack,
+        attack,
+        challenge,
+        result.scores,
+        runtime_seconds=report.runtime_seconds,
+        peak_memory_bytes=report.peak_memory_bytes,
+        provenance=provenance,
+        notes=notes,
+        extras={"succeeded": report.succeeded, "device": report.device, **_numeric(report.info)},
+    )
+    root = Path(leaderboard_root) if leaderboard_root is not None else Path("leaderboard")
+    report.entry_path = str(record_entry(entry, root, grid=GridSource(challenge, key, decryption, result.rows)))
+
+
+def _numeric(info: dict) -> dict:
+    """The attack's scalar figures (e.g. a found seed, sign accuracy) worth keeping in the entry."""
+    return {k: v for k, v in info.items() if isinstance(v, (int, float, str, bool)) and not isinstance(v, bytes)}

@@ -1,0 +1,91 @@
+"""Rendering: deterministic bytes, one table per preset ranked by Max_SSIM, working links."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from instahide_bench.benchmark.cli import main
+from instahide_bench.benchmark.leaderboard import GridSource, record_entry, render_leaderboard
+from instahide_bench.benchmark.leaderboard.render import format_duration
+from tests.benchmark.leaderboard.entries_support import make_entry
+from tests.benchmark.scoring_support import photo_challenge
+
+
+@pytest.fixture()
+def board(tmp_path: Path) -> Path:
+    root = tmp_path / "board"
+    encoded = photo_challenge()
+    grid = GridSource(encoded.public_view(), encoded.key, encoded.key.private[encoded.key.private_index[:, 0]])
+    record_entry(make_entry("middle", 0.5), root, grid=grid)
+    record_entry(make_entry("best", 0.9), root)
+    record_entry(make_entry("worst", 0.1, runtime=None), root)
+    record_entry(make_entry("published", 0.7, status="reported", challenge_id="original-2020"), root)
+    record_entry(make_entry("other preset", 0.3, preset="mixup", challenge_id="mixup-abc"), root)
+    return root
+
+
+def _outputs(root: Path) -> dict[str, bytes]:
+    return {name: (root / name).read_bytes() for name in ("README.md", "leaderboard.csv", "index.html")}
+
+
+def test_rendering_twice_gives_identical_bytes(board: Path, tmp_path: Path) -> None:
+    render_leaderboard(board)
+    first = _outputs(board)
+    render_leaderboard(board)
+    assert _outputs(board) == first
+    copy = tmp_path / "copy"  # same entries elsewhere, files created in another order: same output
+    shutil.copytree(board / "entries", copy / "entries")
+    render_leaderboard(copy)
+    assert _outputs(copy) == first
+
+
+def test_tables_per_preset_ranked_by_max_ssim(board: Path) -> None:
+    render_leaderboard(board)
+    readme = (board / "README.md").read_text()
+    assert readme.index("## challenge-2020") < readme.index("## mixup")
+    section = readme[readme.index("## challenge-2020"):readme.index("## mixup")]
+    names = re.findall(r"^\| \d+ \| ([^|]+) \|", section, flags=re.M)
+    assert [n.strip() for n in names] == ["best", "published", "middle", "worst"]
+    assert "Max_SSIM | Mean_SSIM | Min_L2 | Mean_L2 | Runtime | Cost | Status | Challenge | Hardware" in readme
+    assert "Test CPU \\| 9000, 8 cores" in readme  # pipes escaped
+    assert "| 0.70 |" in readme and "| 0.9000 |" in readme  # reported numbers keep their published precision
+
+
+def test_csv_holds_every_entry_with_numbers(board: Path) -> None:
+    render_leaderboard(board)
+    table = pd.read_csv(io.StringIO((board / "leaderboard.csv").read_text()))
+    assert len(table) == 5
+    assert table["max_ssim"].dtype.kind == "f"
+    assert table.loc[table["name"] == "best", "rank"].item() == 1
+
+
+def test_html_is_sortable_and_links_the_grid_relatively(board: Path) -> None:
+    render_leaderboard(board)
+    page = (board / "index.html").read_text()
+    assert "<script>" in page and "addEventListener(\"click\"" in page and 'class="sortable"' in page
+    sources = re.findall(r'<img class="grid" src="([^"]+)"', page)
+    assert len(sources) == 1 and not sources[0].startswith("/") and (board / sources[0]).is_file()
+    assert "&lt;html&gt; &amp; | pipes" in page and "<html> &" not in page
+    assert "http" not in page.replace('lang="en"', ""), "self-contained: no external resources"
+
+
+def test_empty_leaderboard_renders(tmp_path: Path) -> None:
+    tmp_path.joinpath("entries").mkdir()
+    render_leaderboard(tmp_path)
+    assert "No entries yet." in (tmp_path / "README.md").read_text()
+
+
+def test_cli_render(board: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-q", "leaderboard", "render", "--root", str(board)]) == 0
+    assert "index.html" in capsys.readouterr().out
+    assert main(["-q", "leaderboard", "render", "--root", str(board / "missing")]) == 2
+
+
+def test_durations_are_readable() -> None:
+    assert [format_duration(s) for s in (None, 1.234, 600, 432000)] == ["—", "1.23 s", "10 min", "120 h"]

@@ -1,0 +1,41 @@
+"""Shared fixtures: tiny challenges built from real photographs bundled with scikit-image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from instahide_bench.benchmark.challenge import EncodedChallenge, write_challenge
+from instahide_bench.benchmark.generate import build_challenge
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: The real CIFAR-10 / ImageNet samples shipped beside a checkout (absent on a fresh machine).
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+CIFAR_DIR = SHARED_DATA / "cifar10-subset" / "cifar-10-batches-py"
+IMAGENET_DIR = SHARED_DATA / "imagenet-samples"
+
+needs_shared_data = pytest.mark.skipif(not CIFAR_DIR.is_dir() or not IMAGENET_DIR.is_dir(),
+                                       reason="../shared/data is not present beside this checkout")
+
+#: Small sizes every preset accepts: n private images, T epochs, a small public pool.
+TINY = {"n": 12, "T": 3, "pool_size": 24}
+
+
+def tiny_encoded(preset: str, seed: int | None = None, **overrides: object) -> EncodedChallenge:
+    """A tiny challenge of ``preset`` from the embedded photographs (seed only for legacy presets)."""
+    params = {**TINY, **overrides}
+    from instahide_bench.encoders import get_preset
+
+    if get_preset(preset).config.rng != "legacy-seeded" and "rng" not in overrides:
+        seed = None
+    encoded, _ = build_challenge(preset, overrides=params, seed=seed)
+    return encoded
+
+
+@pytest.fixture(scope="session")
+def tiny_challenge_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny challenge-2020 directory (n=12, T=3) written once per test session."""
+    path = tmp_path_factory.mktemp("challenges") / "tiny-2020"
+    write_challenge(path, tiny_encoded("challenge-2020", seed=20201))
+    return path
