@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,16 @@ def tiny_encoded(preset: str, seed: int | None = None, **overrides: object) -> E
         seed = None
     encoded, _ = build_challenge(preset, overrides=params, seed=seed)
     return encoded
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_patch_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Tests never read or fill the user's patch cache."""
+    path = tmp_path_factory.mktemp("patch-cache")
+    patcher = pytest.MonkeyPatch()
+    patcher.setenv("INSTAHIDE_BENCH_CACHE", str(path))
+    yield path
+    patcher.undo()
 
 
 @pytest.fixture(scope="session")

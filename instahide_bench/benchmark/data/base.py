@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import ConfigError
+
 IMAGE_SHAPE = (32, 32, 3)
 
 
@@ -58,6 +60,6 @@ class ImageSet:
     def choose(self, count: int, seed: int) -> ImageSet:
         """``count`` distinct images picked deterministically from ``seed`` (all of them, shuffled, if equal)."""
         if count > len(self):
-            raise ValueError(f"asked for {count} images but the source {self.origin} holds only {len(self)}")
+            raise ConfigError(f"asked for {count} images but the source {self.origin} holds only {len(self)}")
         rng = np.random.default_rng(seed)
         return self.subset(np.sort(rng.choice(len(self), size=count, replace=False)))
