@@ -1,0 +1,231 @@
+"""Run a matrix: every encoder variant's challenge, then every attack on it, as Dask tasks.
+
+Challenges are generated first (one task per encoder variant); each (encoder, attack) cell
+then runs the attack through the isolated runner, scores it and records a leaderboard entry.
+A cell that fails (crash, limit, bad config, failed generation) is kept with its message:
+a matrix never drops a cell. Results go to ``OUT/matrix.json``; challenges, attack outputs
+and the leaderboard live under ``OUT/challenges``, ``OUT/cells`` and ``OUT/leaderboard``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import InputFileError, InstaHideBenchError
+from ..io import read_json, write_json_atomic
+from ..progress import progress_bar
+from ..provenance import hardware_info, scoring_versions, utc_now_iso
+from .spec import AttackVariant, EncoderVariant, MatrixSpec
+
+logger = logging.getLogger(__name__)
+
+RESULT_FILE = "matrix.json"
+Status = Literal["ok", "failed"]
+
+
+@dataclass
+class ChallengeResult:
+    """One encoder variant's challenge (or why it could not be made)."""
+
+    encoder: str
+    preset: str
+    overrides: dict[str, Any]
+    status: Status
+    challenge_dir: str | None = None
+    challenge_id: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+
+
+@dataclass
+class CellResult:
+    """One attack on one challenge: scores, cost, and what went wrong if anything did."""
+
+    encoder: str
+    attack: str
+    attack_name: str
+    status: Status
+    succeeded: bool | None = None
+    scores: dict[str, Any] | None = None
+    runtime_seconds: float | None = None
+    peak_memory_bytes: int | None = None
+    message: str = ""
+    challenge_id: str | None = None
+    entry_path: str | None = None
+    grid_path: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def max_ssim(self) -> float | None:
+        return None if self.scores is None else float(self.scores["max_ssim"])
+
+
+@dataclass
+class MatrixResult:
+    """Everything a matrix run produced, as stored in ``matrix.json``."""
+
+    spec: dict[str, Any]
+    challenges: list[ChallengeResult]
+    cells: list[CellResult]
+    started: str
+    finished: str
+    hardware: dict[str, Any]
+    versions: dict[str, str]
+
+    def challenge(self, encoder: str) -> ChallengeResult | None:
+        return next((c for c in self.challenges if c.encoder == encoder), None)
+
+    def cell(self, encoder: str, attack: str) -> CellResult | None:
+        return next((c for c in self.cells if c.encoder == encoder and c.attack == attack), None)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        write_json_atomic(path, asdict(self))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> MatrixResult:
+        data = read_json(path)
+        try:
+            return cls(
+                spec=data["spec"],
+                challenges=[ChallengeResult(**c) for c in data["challenges"]],
+                cells=[CellResult(**c) for c in data["cells"]],
+                started=data["started"],
+                finished=data["finished"],
+                hardware=data["hardware"],
+                versions=data["versions"],
+            )
+        except (KeyError, TypeError) as exc:
+            raise InputFileError(path, f"not a matrix result ({exc})") from None
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)
+
+
+def generate_task(variant: EncoderVariant, spec: MatrixSpec, out_dir: str) -> ChallengeResult:
+    """Dask task: build and write one encoder variant's challenge."""
+    from ..challenge import load_challenge
+    from ..generate import generate
+
+    target = Path(out_dir) / "challenges" / _slug(variant.label)
+    try:
+        path, _ = generate(variant.preset, target, overrides=variant.overrides, private_source=spec.private,
+                           public_source=spec.public, seed=variant.seed, data_seed=spec.data_seed, overwrite=True)
+        meta = load_challenge(path).meta
+        return ChallengeResult(variant.label, variant.preset, dict(variant.overrides), "ok", str(path),
+                               meta.challenge_id, dict(meta.params))
+    except Exception as exc:  # kept as a failed row, never dropped
+        logger.debug("generation of %s failed:\n%s", variant.label, traceback.format_exc())
+        return ChallengeResult(variant.label, variant.preset, dict(variant.overrides), "failed",
+                               message=f"challenge generation failed: {type(exc).__name__}: {exc}")
+
+
+def attack_task(challenge: ChallengeResult, variant: AttackVariant, spec: MatrixSpec, out_dir: str,
+                leaderboard_root: str) -> CellResult:
+    """Dask task: run, score and record one attack on one challenge."""
+    from ..runner import RunOptions, run_attack
+
+    if challenge.status != "ok" or challenge.challenge_dir is None:
+        return CellResult(challenge.encoder, variant.label, variant.attack, "failed", message=challenge.message)
+    options = RunOptions(
+        time_limit=spec.time_limit,
+        memory_limit_bytes=None if spec.memory_limit_mib is None else int(spec.memory_limit_mib * 2**20),
+    )
+    cell_dir = Path(out_dir) / "cells" / f"{_slug(challenge.encoder)}__{_slug(variant.label)}"
+    try:
+        report = run_attack(variant.attack, challenge.challenge_dir, cell_dir, overrides=variant.overrides,
+                            options=options, record=True, leaderboard_root=leaderboard_root,
+                            entry_name=f"{variant.label} on {challenge.encoder}",
+                            command_line=f"instahide-bench matrix (cell {challenge.encoder} x {variant.label})")
+    except InstaHideBenchError as exc:
+        return CellResult(challenge.encoder, variant.label, variant.attack, "failed", message=str(exc),
+                          challenge_id=challenge.challenge_id)
+    except Exception as exc:
+        logger.debug("cell %s x %s failed:\n%s", challenge.encoder, variant.label, traceback.format_exc())
+        return CellResult(challenge.encoder, variant.label, variant.attack, "failed",
+                          message=f"{type(exc).__name__}: {exc}", challenge_id=challenge.challenge_id)
+    grid = None
+    if report.entry_path:
+        grid_name = read_json(report.entry_path).get("grid")
+        grid = str(Path(report.entry_path).parent / grid_name) if grid_name else None
+    return CellResult(
+        challenge.encoder, variant.label, variant.attack, "ok", succeeded=report.succeeded, scores=report.scores,
+        runtime_seconds=report.runtime_seconds, peak_memory_bytes=report.peak_memory_bytes, message=report.message,
+        challenge_id=challenge.challenge_id, entry_path=report.entry_path, grid_path=grid,
+        info={k: v for k, v in report.info.items() if isinstance(v, (int, float, str, bool))},
+    )
+
+
+def _quiet_dask() -> None:
+    """Dask's own INFO chatter (nannies, schedulers) drowns the matrix's log; workers inherit this."""
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+    for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.core", "distributed.worker"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _client(scheduler: str | None, workers: int | None):  # noqa: ANN202 - distributed is imported lazily
+    _quiet_dask()
+    import dask
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        return Client(scheduler), None
+    # Cells start attack processes (and data loaders start worker pools): workers must not be daemonic.
+    dask.config.set({"distributed.worker.daemon": False})
+    count = workers or max(1, (os.cpu_count() or 2) // 2)
+    cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True, dashboard_address=None)
+    return Client(cluster), cluster
+
+
+def run_matrix(
+    spec: MatrixSpec,
+    out_dir: str | os.PathLike[str],
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    leaderboard_root: str | os.PathLike[str] | None = None,
+) -> MatrixResult:
+    """Run every cell of ``spec``; write and return the :class:`MatrixResult`."""
+    spec.validate()
+    _quiet_dask()
+    from distributed import as_completed
+
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    board = str(Path(leaderboard_root).resolve() if leaderboard_root else out / "leaderboard")
+    started = utc_now_iso()
+    clock = time.perf_counter()
+    client, cluster = _client(scheduler, workers)
+    try:
+        made = {v.label: client.submit(generate_task, v, spec, str(out), pure=False, key=f"generate-{v.label}")
+                for v in spec.encoders}
+        cells = [client.submit(attack_task, made[e.label], a, spec, str(out), board, pure=False,
+                               key=f"attack-{e.label}-{a.label}")
+                 for e in spec.encoders for a in spec.attacks]
+        results: list[CellResult] = []
+        with progress_bar(desc="matrix cells", total=len(cells), unit="cell") as bar:
+            for future in as_completed(cells):
+                cell = future.result()
+                results.append(cell)
+                bar.update(1)
+                logger.info("cell %s x %s: %s%s", cell.encoder, cell.attack, cell.status,
+                            f" Max_SSIM {cell.max_ssim:.4f}" if cell.max_ssim is not None else f" ({cell.message})")
+        challenges = [made[v.label].result() for v in spec.encoders]
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    order = {(e.label, a.label): i for i, (e, a) in
+             enumerate((e, a) for e in spec.encoders for a in spec.attacks)}
+    results.sort(key=lambda c: order[(c.encoder, c.attack)])
+    result = MatrixResult(spec.to_json(), challenges, results, started, utc_now_iso(),
+                          hardware_info().to_json(), scoring_versions())
+    result.save(out / RESULT_FILE)
+    logger.info("matrix of %d cells done in %.1f s", len(results), time.perf_counter() - clock)
+    return result

@@ -1,0 +1,215 @@
+"""What a matrix runs: encoder variants x attack variants, on which data, within which limits.
+
+A spec comes from command-line flags (``matrix``) or from a TOML file (``regress``, ``demo``)::
+
+    [matrix]
+    private = "embedded"                           # data sources, as for `generate`
+    public = "embedded"
+    encoder_set = { n = 20, T = 10 }               # applied to every encoder variant
+    time_limit = 600                               # seconds per cell (optional)
+
+    [encoders.weak-cross]                          # a variant: a preset plus overrides
+    preset = "instahide-cross"
+    set = { rng = "legacy-seeded", seed_bits = 16 }
+    sweep = { T = [5, 10, 20] }                    # optional: one variant per value
+
+    [attacks.prng-seed-search]                     # attack variants: an attack plus overrides
+    set = { seed_range = "0:16777216", engine = "local" }
+
+Encoder labels name the variant (``weak-cross``, or ``weak-cross[T=5]`` for sweeps);
+attack labels are the table's keys (the attack name unless ``attack = "..."`` says otherwise).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, InputFileError
+
+DEFAULT_SOURCE = "embedded"
+
+
+@dataclass(frozen=True)
+class EncoderVariant:
+    """A preset with overrides; ``seed`` pins a legacy-seeded encoder (None: drawn from the OS)."""
+
+    label: str
+    preset: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class AttackVariant:
+    """An attack with config overrides, under a label."""
+
+    label: str
+    attack: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MatrixSpec:
+    """Everything a matrix run needs besides where to write."""
+
+    encoders: tuple[EncoderVariant, ...]
+    attacks: tuple[AttackVariant, ...]
+    private: str = DEFAULT_SOURCE
+    public: str = DEFAULT_SOURCE
+    data_seed: int = 0
+    time_limit: float | None = None
+    memory_limit_mib: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.encoders:
+            raise ConfigError("a matrix needs at least one encoder")
+        if not self.attacks:
+            raise ConfigError("a matrix needs at least one attack")
+        for kind, labels in (("encoder", [e.label for e in self.encoders]), ("attack", [a.label for a in self.attacks])):
+            duplicates = sorted({label for label in labels if labels.count(label) > 1})
+            if duplicates:
+                raise ConfigError(f"{kind} label(s) used twice: {', '.join(duplicates)}")
+
+    def validate(self) -> None:
+        """Check presets, attacks and every override before any work is started."""
+        from ...attacks import ATTACKS
+        from ...encoders import get_preset
+        from ..config import apply_overrides
+
+        for encoder in self.encoders:
+            get_preset(encoder.preset).build(encoder.overrides)
+        for attack in self.attacks:
+            cls = ATTACKS.get(attack.attack)
+            apply_overrides(cls.Config(), attack.overrides)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "encoders": [vars(e) | {"overrides": dict(e.overrides)} for e in self.encoders],
+            "attacks": [vars(a) | {"overrides": dict(a.overrides)} for a in self.attacks],
+            "private": self.private,
+            "public": self.public,
+            "data_seed": self.data_seed,
+            "time_limit": self.time_limit,
+            "memory_limit_mib": self.memory_limit_mib,
+        }
+
+
+def _sweep_variants(label: str, preset: str, overrides: Mapping[str, Any], sweep: Mapping[str, Sequence[Any]],
+                    seed: int | None) -> list[EncoderVariant]:
+    if not sweep:
+        return [EncoderVariant(label, preset, dict(overrides), seed)]
+    names = list(sweep)
+    variants = []
+    for values in itertools.product(*(list(sweep[name]) for name in names)):
+        changes = dict(zip(names, values))
+        suffix = ",".join(f"{name}={value}" for name, value in changes.items())
+        variants.append(EncoderVariant(f"{label}[{suffix}]", preset, {**overrides, **changes}, seed))
+    return variants
+
+
+def parse_sweeps(items: Iterable[str]) -> dict[str, list[str]]:
+    """``["T=10,20,50", "k=4,6"]`` -> ``{"T": ["10", "20", "50"], "k": ["4", "6"]}``."""
+    sweeps: dict[str, list[str]] = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        parts = [v.strip() for v in values.split(",") if v.strip()]
+        if not sep or not name.strip() or not parts:
+            raise ConfigError(f"--sweep expects NAME=V1,V2,..., got {item!r}")
+        sweeps[name.strip()] = parts
+    return sweeps
+
+
+def spec_from_cli(
+    encoders: str,
+    attacks: str,
+    *,
+    private: str = DEFAULT_SOURCE,
+    public: str = DEFAULT_SOURCE,
+    encoder_set: Mapping[str, Any] | None = None,
+    attack_set: Mapping[str, Any] | None = None,
+    sweeps: Mapping[str, Sequence[Any]] | None = None,
+    seed: int | None = None,
+    data_seed: int = 0,
+    time_limit: float | None = None,
+    memory_limit_mib: float | None = None,
+) -> MatrixSpec:
+    """A spec from ``--encoders A,B --attacks X,Y``; ``attack_set`` keys are ``ATTACK.FIELD``."""
+    encoder_names = [name.strip() for name in encoders.split(",") if name.strip()]
+    attack_names = [name.strip() for name in attacks.split(",") if name.strip()]
+    per_attack: dict[str, dict[str, Any]] = {name: {} for name in attack_names}
+    for key, value in (attack_set or {}).items():
+        attack, dot, field_name = key.partition(".")
+        if not dot or attack not in per_attack:
+            raise ConfigError(f"--set-attack expects ATTACK.FIELD=VALUE for one of {', '.join(attack_names)}, got {key!r}")
+        per_attack[attack][field_name] = value
+    variants = [v for name in encoder_names
+                for v in _sweep_variants(name, name, dict(encoder_set or {}), dict(sweeps or {}), seed)]
+    return MatrixSpec(
+        encoders=tuple(variants),
+        attacks=tuple(AttackVariant(name, name, per_attack[name]) for name in attack_names),
+        private=private,
+        public=public,
+        data_seed=data_seed,
+        time_limit=time_limit,
+        memory_limit_mib=memory_limit_mib,
+    )
+
+
+def _table(value: Any, where: str, path: Path) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputFileError(path, f"{where} must be a table")
+    return value
+
+
+def spec_from_dict(document: Mapping[str, Any], path: Path) -> MatrixSpec:
+    """A spec from a parsed TOML document (see the module docstring)."""
+    matrix = _table(document.get("matrix"), "[matrix]", path)
+    shared = _table(matrix.get("encoder_set"), "matrix.encoder_set", path)
+    encoders: list[EncoderVariant] = []
+    for label, table in _table(document.get("encoders"), "[encoders]", path).items():
+        table = _table(table, f"[encoders.{label}]", path)
+        overrides = {**shared, **_table(table.get("set"), f"encoders.{label}.set", path)}
+        sweep = _table(table.get("sweep"), f"encoders.{label}.sweep", path)
+        if any(not isinstance(v, list) or not v for v in sweep.values()):
+            raise InputFileError(path, f"encoders.{label}.sweep values must be non-empty lists")
+        encoders += _sweep_variants(label, str(table.get("preset", label)), overrides, sweep, table.get("seed"))
+    attacks = []
+    for label, table in _table(document.get("attacks"), "[attacks]", path).items():
+        table = _table(table, f"[attacks.{label}]", path)
+        attacks.append(AttackVariant(label, str(table.get("attack", label)),
+                                     dict(_table(table.get("set"), f"attacks.{label}.set", path))))
+    try:
+        return MatrixSpec(
+            encoders=tuple(encoders),
+            attacks=tuple(attacks),
+            private=str(matrix.get("private", DEFAULT_SOURCE)),
+            public=str(matrix.get("public", DEFAULT_SOURCE)),
+            data_seed=int(matrix.get("data_seed", 0)),
+            time_limit=None if matrix.get("time_limit") is None else float(matrix["time_limit"]),
+            memory_limit_mib=None if matrix.get("memory_limit_mib") is None else float(matrix["memory_limit_mib"]),
+        )
+    except ConfigError as exc:
+        raise InputFileError(path, str(exc)) from None
+
+
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Parse a TOML file, naming the file in any error."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "file not found")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputFileError(path, f"not valid TOML ({exc})") from None
+
+
+def spec_from_toml(path: str | os.PathLike[str]) -> MatrixSpec:
+    return spec_from_dict(read_toml(path), Path(path))

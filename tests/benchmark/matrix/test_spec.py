@@ -1,0 +1,67 @@
+"""Matrix specs from flags and from TOML: variants, sweeps, overrides and their errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from instahide_bench.benchmark.errors import ConfigError, InputFileError
+from instahide_bench.benchmark.matrix.spec import parse_sweeps, spec_from_cli, spec_from_toml
+
+
+def test_cli_spec_expands_sweeps_and_routes_attack_overrides() -> None:
+    spec = spec_from_cli("challenge-2020,mixup", "zero,abs-rescale", encoder_set={"n": "12"},
+                         sweeps=parse_sweeps(["T=2,3"]))
+    labels = [e.label for e in spec.encoders]
+    assert labels == ["challenge-2020[T=2]", "challenge-2020[T=3]", "mixup[T=2]", "mixup[T=3]"]
+    assert spec.encoders[1].overrides == {"n": "12", "T": "3"}
+    assert [a.label for a in spec.attacks] == ["zero", "abs-rescale"]
+
+
+def test_cli_attack_overrides_need_a_known_attack() -> None:
+    spec = spec_from_cli("mixup", "abs-rescale", attack_set={"abs-rescale.x": "1"})
+    assert spec.attacks[0].overrides == {"x": "1"}
+    with pytest.raises(ConfigError, match="ATTACK.FIELD"):
+        spec_from_cli("mixup", "abs-rescale", attack_set={"zero.x": "1"})
+    with pytest.raises(ConfigError, match="unknown parameter 'x'"):
+        spec.validate()
+
+
+def test_bad_sweeps_and_empty_matrices_are_refused() -> None:
+    with pytest.raises(ConfigError, match="--sweep expects"):
+        parse_sweeps(["T"])
+    with pytest.raises(ConfigError, match="at least one attack"):
+        spec_from_cli("mixup", "")
+    with pytest.raises(ConfigError, match="unknown preset"):
+        spec_from_cli("no-such-preset", "zero").validate()
+
+
+def test_toml_spec(tmp_path: Path) -> None:
+    path = tmp_path / "m.toml"
+    path.write_text(
+        '[matrix]\nprivate = "embedded"\nencoder_set = { n = 12, T = 2 }\ntime_limit = 30\n'
+        '[encoders.weak]\npreset = "instahide-cross"\nset = { rng = "legacy-seeded", seed_bits = 8 }\n'
+        'sweep = { k = [4, 6] }\n'
+        '[attacks.grey]\nattack = "zero"\n'
+    )
+    spec = spec_from_toml(path)
+    assert [e.label for e in spec.encoders] == ["weak[k=4]", "weak[k=6]"]
+    assert spec.encoders[0].overrides == {"n": 12, "T": 2, "rng": "legacy-seeded", "seed_bits": 8, "k": 4}
+    assert spec.attacks[0].label == "grey" and spec.attacks[0].attack == "zero"
+    assert spec.time_limit == 30
+    spec.validate()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[encoders.x]\npreset = 'mixup'\nsweep = { T = 3 }\n[attacks.zero]\n", "sweep values must be non-empty lists"),
+    ("[matrix]\nencoder_set = 3\n", "matrix.encoder_set must be a table"),
+    ("[encoders.x]\npreset = 'mixup'\n", "at least one attack"),
+    ("not toml at all [", "not valid TOML"),
+])
+def test_toml_errors_name_the_file(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(InputFileError, match=message) as info:
+        spec_from_toml(path)
+    assert str(path) in str(info.value)
