@@ -75,7 +75,11 @@ PRESETS: dict[str, Preset] = {
 
 
 def get_preset(name: str) -> Preset:
-    try:
+    """A named preset, or any registered encoder (e.g. a third-party one) with its default config."""
+    if name in PRESETS:
         return PRESETS[name]
-    except KeyError:
-        raise ConfigError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}") from None
+    if name in ENCODERS:
+        cls = ENCODERS.get(name)
+        return Preset(name, name, cls.Config(), f"encoder {name!r} with its default configuration")
+    raise ConfigError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}; "
+                      f"encoders: {', '.join(ENCODERS.names())}")
