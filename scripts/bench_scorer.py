@@ -28,7 +28,7 @@ import numpy as np
 from instahide_bench.benchmark.challenge import ChallengeKey, EncodedChallenge, PublicChallenge
 from instahide_bench.benchmark.data.base import ImageSet
 from instahide_bench.benchmark.metric import l2, ssim_reference, to_unit_images
-from instahide_bench.benchmark.scoring import ScoreResult, score_decryption, scored_pairs
+from instahide_bench.benchmark.scoring import ScoreResult, score_decryption, scored_images
 from instahide_bench.encoders import get_preset
 
 PRIVATE_IMAGES = 100
@@ -73,7 +73,7 @@ def repeated(challenge: PublicChallenge, key: ChallengeKey, decryption: np.ndarr
 
 def skimage_loop(challenge: PublicChallenge, key: ChallengeKey, decryption: np.ndarray) -> np.ndarray:
     """What a naive scorer does: per row, clip and map, then two skimage calls and two L2s."""
-    pixels, pairs = challenge.pixels, scored_pairs(key)
+    pixels, pairs = challenge.pixels, scored_images(key)
     private_unit = to_unit_images(key.private, pixels)
     out = np.empty((len(decryption), 2))
     for row in range(len(decryption)):

@@ -1,10 +1,15 @@
 """Pluggable attacks on the public part of a challenge.
 
-Importing this package registers the built-in attacks in :data:`ATTACKS`; third-party
-attacks arrive through the entry-point group ``instahide_bench.attacks``.
+Built-in attacks are registered in :data:`ATTACKS` by name; the heavy ones lazily (their
+module is imported the first time the name is used), so that listing attacks or running one
+never imports the others. Third-party attacks arrive through the entry-point group
+``instahide_bench.attacks``.
 """
 
-from .base import ATTACKS, Attack, AttackContext, AttackResult
 from . import baselines  # noqa: F401  (registers zero, abs-rescale)
+from .base import ATTACKS, Attack, AttackContext, AttackResult
+
+ATTACKS.add_lazy("mixup-sign-recovery", "instahide_bench.attacks.mixup_sign_recovery.attack:MixupSignRecoveryAttack")
+ATTACKS.add_lazy("prng-seed-search", "instahide_bench.attacks.prng_seed_search.attack:PrngSeedSearchAttack")
 
 __all__ = ["ATTACKS", "Attack", "AttackContext", "AttackResult"]

@@ -11,6 +11,7 @@ Entry points are loaded lazily, the first time a name is looked up or the names 
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
@@ -30,6 +31,7 @@ class Registry(Generic[T]):
         self.kind = kind
         self.group = group
         self._items: dict[str, T] = {}
+        self._lazy: dict[str, str] = {}
         self._entry_points_loaded = False
 
     def register(self, name: str) -> Callable[[T], T]:
@@ -47,12 +49,25 @@ class Registry(Generic[T]):
             raise ConfigError(f"{self.kind} name {name!r} is registered twice ({existing!r} and {obj!r})")
         self._items[name] = obj
 
+    def add_lazy(self, name: str, target: str) -> None:
+        """Register ``"package.module:Class"``, imported on first use: listing names stays cheap
+        and a run only imports the plugin it needs."""
+        if name in self._items or name in self._lazy:
+            raise ConfigError(f"{self.kind} name {name!r} is registered twice")
+        self._lazy[name] = target
+
+    def _resolve_lazy(self, name: str) -> T:
+        module_name, _, attribute = self._lazy[name].partition(":")
+        obj = getattr(importlib.import_module(module_name), attribute)
+        self._items.setdefault(name, obj)
+        return self._items[name]
+
     def _load_entry_points(self) -> None:
         if self._entry_points_loaded:
             return
         self._entry_points_loaded = True
         for ep in entry_points(group=self.group):
-            if ep.name in self._items:
+            if ep.name in self._items or ep.name in self._lazy:
                 continue
             try:
                 self.add(ep.name, ep.load())
@@ -65,21 +80,22 @@ class Registry(Generic[T]):
         self._load_entry_points()
 
     def get(self, name: str) -> T:
-        if name not in self._items:
-            self._load_entry_points()
-        try:
+        if name in self._items:
             return self._items[name]
-        except KeyError:
-            known = ", ".join(sorted(self._items)) or "none"
-            raise ConfigError(f"unknown {self.kind} {name!r}; known: {known}") from None
+        if name in self._lazy:
+            return self._resolve_lazy(name)
+        self._load_entry_points()
+        if name in self._items:
+            return self._items[name]
+        raise ConfigError(f"unknown {self.kind} {name!r}; known: {', '.join(self.names()) or 'none'}")
 
     def names(self) -> list[str]:
         self._load_entry_points()
-        return sorted(self._items)
+        return sorted({*self._items, *self._lazy})
 
     def __contains__(self, name: object) -> bool:
         self._load_entry_points()
-        return name in self._items
+        return name in self._items or name in self._lazy
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())

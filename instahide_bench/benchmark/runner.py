@@ -160,7 +160,7 @@ def run_attack(
     """Run ``attack_name`` on the challenge in ``challenge_dir``; write its outputs to ``out_dir``."""
     from ..attacks import ATTACKS
 
-    challenge_dir, out_dir = Path(challenge_dir).resolve(), Path(out_dir)
+    challenge_dir, out_dir = Path(challenge_dir).resolve(), Path(out_dir).resolve()
     challenge = load_challenge(challenge_dir)  # validates the public files before any work
     attack_cls = ATTACKS.get(attack_name)
     config = apply_overrides(attack_cls.Config(), overrides or {})

@@ -1,8 +1,11 @@
 """Scoring a decryption against a challenge's key (SPEC §4): the one scorer every caller uses.
 
-Row i of a decryption is compared with the two private images it encrypts, a =
-private[private_index[i, 0]] and b = private[private_index[i, 1]]. Per row: Max_SSIM,
-Mean_SSIM, Min_L2, Mean_L2; reported: their averages over the E rows; ranking: Max_SSIM.
+Row i of a decryption is compared with the private images mixed into encryption i: in the
+challenge's cross-dataset setting the two of SPEC §4, a = private[private_index[i, 0]] and
+b = private[private_index[i, 1]]. Inside-dataset encoders mix k private images and nothing in
+the public data tells slot 1 from slots 2..k-1, so there every private slot counts (see
+docs/metric.md). Per row: Max_SSIM, Mean_SSIM, Min_L2, Mean_L2 over those images; reported:
+their averages over the E rows; ranking: Max_SSIM.
 
 Rows are scored in chunks, so memory stays bounded by the chunk size plus the O(E) per-row
 numbers: nothing E x n (rows x private images) is ever built.
@@ -28,7 +31,13 @@ from .submission import check_decryption
 logger = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_ROWS = 512
-PER_ROW_COLUMNS = ("row", "p1", "p2", "ssim_a", "ssim_b", "max_ssim", "mean_ssim", "l2_a", "l2_b", "min_l2", "mean_l2")
+SUMMARY_COLUMNS = ("max_ssim", "mean_ssim", "min_l2", "mean_l2")
+
+
+def per_row_columns(slots: int) -> tuple[str, ...]:
+    """Per-row table columns for rows of ``slots`` private images (p1, ssim_1, l2_1, ...)."""
+    numbered = [f"{name}_{j}" if name != "p" else f"p{j}" for name in ("p", "ssim", "l2") for j in range(1, slots + 1)]
+    return ("row", *numbered, *SUMMARY_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,7 @@ class Scores:
 
 @dataclass(frozen=True)
 class RowScores:
-    """Per row: the two private indices, and SSIM and L2 against each (columns: a, b)."""
+    """Per row: the scored private indices, and SSIM and L2 against each (one column per image)."""
 
     private_index: np.ndarray
     ssim: np.ndarray
@@ -85,21 +94,18 @@ class RowScores:
             num_rows=int(self.ssim.shape[0]),
         )
 
+    @property
+    def slots(self) -> int:
+        return int(self.ssim.shape[1])
+
     def to_columns(self) -> dict[str, np.ndarray]:
-        """The per-row table (:data:`PER_ROW_COLUMNS`), e.g. for ``pandas.DataFrame``."""
-        return {
-            "row": np.arange(self.ssim.shape[0]),
-            "p1": self.private_index[:, 0],
-            "p2": self.private_index[:, 1],
-            "ssim_a": self.ssim[:, 0],
-            "ssim_b": self.ssim[:, 1],
-            "max_ssim": self.max_ssim,
-            "mean_ssim": self.mean_ssim,
-            "l2_a": self.l2[:, 0],
-            "l2_b": self.l2[:, 1],
-            "min_l2": self.min_l2,
-            "mean_l2": self.mean_l2,
-        }
+        """The per-row table (:func:`per_row_columns`), e.g. for ``pandas.DataFrame``."""
+        columns: dict[str, np.ndarray] = {"row": np.arange(self.ssim.shape[0])}
+        for name, values in (("p", self.private_index), ("ssim", self.ssim), ("l2", self.l2)):
+            for j in range(self.slots):
+                columns[f"p{j + 1}" if name == "p" else f"{name}_{j + 1}"] = values[:, j]
+        columns.update(max_ssim=self.max_ssim, mean_ssim=self.mean_ssim, min_l2=self.min_l2, mean_l2=self.mean_l2)
+        return columns
 
 
 @dataclass(frozen=True)
@@ -111,18 +117,18 @@ class ScoreResult:
 
 
 def write_per_row_csv(rows: RowScores, path: str | os.PathLike[str]) -> Path:
-    """Write the per-row table (:data:`PER_ROW_COLUMNS`) as CSV, atomically."""
+    """Write the per-row table (:func:`per_row_columns`) as CSV, atomically."""
     import pandas as pd
 
-    frame = pd.DataFrame(rows.to_columns(), columns=list(PER_ROW_COLUMNS))
+    frame = pd.DataFrame(rows.to_columns(), columns=list(per_row_columns(rows.slots)))
     write_text_atomic(path, frame.to_csv(index=False, lineterminator="\n"))
     return Path(path)
 
 
-def scored_pairs(key: ChallengeKey) -> np.ndarray:
-    """E x 2: the two private images each row is scored against (slot 0 and its partner)."""
-    index = np.asarray(key.private_index)
-    return index[:, :2] if index.shape[1] >= 2 else np.repeat(index[:, :1], 2, axis=1)
+def scored_images(key: ChallengeKey) -> np.ndarray:
+    """E x m: the private images each row is scored against: every private slot of the row
+    (slot 0 and its partner for the challenge's cross-dataset sets)."""
+    return np.asarray(key.private_index)
 
 
 def score_decryption(
@@ -141,12 +147,12 @@ def score_decryption(
         raise ValueError(f"chunk_rows must be positive, got {chunk_rows}")
     rows = challenge.num_rows
     check_decryption(decryption, rows)
-    pairs = scored_pairs(key)
+    pairs = scored_images(key)
     if pairs.shape[0] != rows:
         raise InstaHideBenchError(f"the key assigns {pairs.shape[0]} rows but the challenge has {rows}")
     references = References.prepare(key.private, challenge.pixels)
-    ssim_values = np.empty((rows, 2), dtype=np.float64)
-    l2_values = np.empty((rows, 2), dtype=np.float64)
+    ssim_values = np.empty(pairs.shape, dtype=np.float64)
+    l2_values = np.empty(pairs.shape, dtype=np.float64)
     starts = range(0, rows, chunk_rows)
     for start in progress(starts, desc="scoring", total=len(starts), unit="chunk"):
         stop = min(start + chunk_rows, rows)
@@ -160,5 +166,5 @@ def score_decryption(
     return ScoreResult(scores, row_scores if per_row else None)
 
 
-__all__ = ["DEFAULT_CHUNK_ROWS", "PER_ROW_COLUMNS", "RowScores", "ScoreResult", "Scores", "score_decryption",
-           "scored_pairs", "write_per_row_csv"]
+__all__ = ["DEFAULT_CHUNK_ROWS", "SUMMARY_COLUMNS", "RowScores", "ScoreResult", "Scores", "per_row_columns",
+           "score_decryption", "scored_images", "write_per_row_csv"]

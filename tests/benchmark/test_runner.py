@@ -220,10 +220,12 @@ def test_memory_limit_stops_the_attack(with_plugin: Path, tiny_challenge_dir: Pa
                    options=RunOptions(memory_limit_bytes=1024 * 2**20))
 
 
-def test_baseline_through_the_cli(tiny_challenge_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_baseline_through_the_cli(tiny_challenge_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
     from instahide_bench.benchmark.cli import main
 
-    code = main(["attack", "zero", "--challenge", str(tiny_challenge_dir), "--out", str(tmp_path / "z")])
+    monkeypatch.chdir(tmp_path)  # a relative --out must work although the attack runs elsewhere
+    code = main(["attack", "zero", "--challenge", str(tiny_challenge_dir), "--out", "z"])
     assert code == 0
     assert "zero succeeded" in capsys.readouterr().out
     decryption = np.load(tmp_path / "z" / "decryption.npy")

@@ -11,7 +11,7 @@ from instahide_bench.benchmark.challenge import ChallengeKey, EncodedChallenge
 from instahide_bench.benchmark import scoring
 from instahide_bench.benchmark.errors import InputFileError
 from instahide_bench.benchmark.metric import l2, ssim_reference, to_unit_images
-from instahide_bench.benchmark.scoring import PER_ROW_COLUMNS, Scores, score_decryption, scored_pairs
+from instahide_bench.benchmark.scoring import per_row_columns, Scores, score_decryption, scored_images
 from tests.benchmark.scoring_support import abs_rescaled, photo_challenge, photo_crops
 
 
@@ -39,7 +39,7 @@ def test_scores_are_averages_of_a_skimage_loop(encoded: EncodedChallenge) -> Non
     pixels, key = encoded.pixels, encoded.key
     decryption = abs_rescaled(encoded.encryption)
     result = _score(encoded, decryption, per_row=True)
-    pairs = scored_pairs(key)
+    pairs = scored_images(key)
     unit, private_unit = to_unit_images(decryption, pixels), to_unit_images(key.private, pixels)
     ssim = np.array([[ssim_reference(unit[r], private_unit[p]) for p in row] for r, row in enumerate(pairs)])
     dist = np.stack([l2(pixels.clip(decryption), key.private[pairs[:, s]]) for s in range(2)], axis=1)
@@ -84,8 +84,8 @@ def test_per_row_columns_and_optional_rows(encoded: EncodedChallenge) -> None:
     assert _score(encoded, decryption).rows is None
     rows = _score(encoded, decryption, per_row=True).rows
     columns = rows.to_columns()
-    assert tuple(columns) == PER_ROW_COLUMNS
-    np.testing.assert_array_equal(columns["max_ssim"], np.maximum(columns["ssim_a"], columns["ssim_b"]))
+    assert tuple(columns) == per_row_columns(2)
+    np.testing.assert_array_equal(columns["max_ssim"], np.maximum(columns["ssim_1"], columns["ssim_2"]))
     np.testing.assert_array_equal(columns["p1"], encoded.key.private_index[:, 0])
     assert rows.summary() == _score(encoded, decryption).scores
 
@@ -135,3 +135,17 @@ def test_working_memory_does_not_grow_with_the_number_of_rows(monkeypatch: pytes
     growth = peaks[4000] - peaks[500]
     # 3500 more rows are 43 MB of decryption; only the O(E) per-row numbers (~0.3 MB) may add up.
     assert growth < 1_000_000, peaks
+
+
+def test_inside_dataset_rows_are_scored_against_every_private_slot() -> None:
+    """In inside-dataset sets no public fact tells slot 1 from slots 2..k-1: all of them count."""
+    from tests.conftest import tiny_encoded
+
+    inside = tiny_encoded("instahide-inside")
+    key = inside.key
+    assert key.private_index.shape[1] == 4
+    last_slot = key.private[key.private_index[:, 3]]
+    result = score_decryption(inside.public_view(), key, last_slot, per_row=True)
+    assert result.scores.max_ssim == pytest.approx(1.0)
+    assert result.scores.min_l2 == pytest.approx(0.0)
+    assert tuple(result.rows.to_columns()) == per_row_columns(4)

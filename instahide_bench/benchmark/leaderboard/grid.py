@@ -42,7 +42,7 @@ def best_recoveries(rows: RowScores, num_private: int) -> tuple[np.ndarray, np.n
     count = rows.ssim.shape[0]
     images = rows.private_index.reshape(-1)
     values = rows.ssim.reshape(-1)
-    row_of = np.repeat(np.arange(count), 2)
+    row_of = np.repeat(np.arange(count), rows.private_index.shape[1])
     order = np.lexsort((row_of, -values, images))  # by image, best SSIM first, then lowest row
     first = np.unique(images[order], return_index=True)[1]
     best_row = np.full(num_private, -1, dtype=np.int64)

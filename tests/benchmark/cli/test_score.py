@@ -15,7 +15,7 @@ import pytest
 
 from instahide_bench.benchmark.cli import main
 from instahide_bench.benchmark.leaderboard import load_entries
-from instahide_bench.benchmark.scoring import PER_ROW_COLUMNS
+from instahide_bench.benchmark.scoring import per_row_columns
 from tests.benchmark.scoring_support import (  # noqa: F401 - fixtures
     BAD_DECRYPTIONS,
     abs_rescaled,
@@ -53,7 +53,7 @@ def test_json_output_and_per_row_csv(photo_challenge_dir: Path, decryption_file:
     report = json.loads(capsys.readouterr().out)
     assert report["num_rows"] == 40 and isinstance(report["max_ssim"], float)
     table = pd.read_csv(rows_csv)
-    assert tuple(table.columns) == PER_ROW_COLUMNS and len(table) == 40
+    assert tuple(table.columns) == per_row_columns(2) and len(table) == 40
     assert table["max_ssim"].mean() == pytest.approx(report["max_ssim"], abs=1e-12)
     assert table["mean_l2"].mean() == pytest.approx(report["mean_l2"], abs=1e-12)
 

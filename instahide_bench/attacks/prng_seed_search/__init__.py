@@ -1,0 +1,33 @@
+"""``prng-seed-search`` (SPEC §6): recover the 32-bit seed of a ``challenge-2020`` set, then the images.
+
+Modules, one job each: :mod:`.kernel` (the fast seed check and its exact confirmation),
+:mod:`.ranges` (seed ranges and shards), :mod:`.target` (what a seed is checked against),
+:mod:`.engines` (local threads, GPU, Dask), :mod:`.search` (orchestration, early stop,
+progress), :mod:`.replay` (the encoder's draws for a seed), :mod:`.solve` (least squares),
+:mod:`.attack` (the registered attack).
+"""
+
+from .attack import PrngSeedSearchAttack, PrngSeedSearchConfig
+from .ranges import SEED_SPACE, SeedRange, parse_seed_range
+from .replay import Replay, mismatched_label_rows, replay_seed, version_warnings
+from .search import SearchResult, SearchSettings, search_seeds
+from .solve import Solution, solve_private_images
+from .target import SeedTarget
+
+__all__ = [
+    "SEED_SPACE",
+    "PrngSeedSearchAttack",
+    "PrngSeedSearchConfig",
+    "Replay",
+    "SearchResult",
+    "SearchSettings",
+    "SeedRange",
+    "SeedTarget",
+    "Solution",
+    "mismatched_label_rows",
+    "parse_seed_range",
+    "replay_seed",
+    "search_seeds",
+    "solve_private_images",
+    "version_warnings",
+]

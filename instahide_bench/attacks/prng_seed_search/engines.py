@@ -1,0 +1,169 @@
+"""Where the fast seed check runs: this machine's cores, a GPU, or Dask workers.
+
+Every engine is a generator over shards that yields each shard's candidates (seeds that pass
+the fast check) as the shard finishes; closing the generator stops the work. The caller
+confirms candidates and closes the generator at the first confirmed seed, so a Dask search
+cancels its queued shards (Dask keeps at most a small window of shards in flight).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ...benchmark.errors import InstaHideBenchError
+from .kernel import Evidence, search_block, search_block_torch
+from .ranges import SeedRange
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+logger = logging.getLogger(__name__)
+
+#: Shards each Dask worker thread has queued: enough to hide scheduling latency, few enough
+#: that an early stop leaves little work to cancel.
+SHARDS_IN_FLIGHT_PER_THREAD = 2
+#: Seconds to wait for a remote scheduler before giving up.
+CONNECT_TIMEOUT_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    """One finished shard: its seeds and those that passed the fast check."""
+
+    shard: SeedRange
+    candidates: np.ndarray
+
+
+def cpu_shards(shards: Iterable[SeedRange], evidence: Evidence, threads: int) -> Iterator[ShardResult]:
+    """The numba kernel on this machine, ``threads`` threads per shard, shards in order."""
+    for shard in shards:
+        yield ShardResult(shard, search_block(shard.start, shard.stop, evidence, threads=threads))
+
+
+def torch_shards(shards: Iterable[SeedRange], evidence: Evidence, device: str,
+                 block_size: int) -> Iterator[ShardResult]:
+    """The torch kernel on ``device`` (a GPU), shards in order."""
+    for shard in shards:
+        yield ShardResult(shard, search_block_torch(shard.start, shard.stop, evidence, device, block_size=block_size))
+
+
+def check_shard(start: int, stop: int, evidence: Evidence) -> tuple[int, int, np.ndarray]:
+    """A Dask task: one shard on one worker thread (the numba kernel releases the GIL)."""
+    return start, stop, search_block(start, stop, evidence, threads=1)
+
+
+def dask_shards(shards: Iterable[SeedRange], evidence: Evidence, client: Client) -> Iterator[ShardResult]:
+    """Shards as Dask tasks, yielded as they complete; closing the generator cancels the rest."""
+    from distributed import as_completed
+
+    threads = max(1, sum(client.nthreads().values()))
+    pending = iter(shards)
+    evidence_future = client.scatter(evidence, broadcast=True, hash=False)
+    outstanding = set()
+    completed = as_completed()
+
+    def submit_next() -> None:
+        shard = next(pending, None)
+        if shard is not None:
+            future = client.submit(check_shard, shard.start, shard.stop, evidence_future, pure=False)
+            outstanding.add(future)
+            completed.add(future)
+
+    try:
+        for _ in range(SHARDS_IN_FLIGHT_PER_THREAD * threads):
+            submit_next()
+        for future in completed:
+            start, stop, candidates = future.result()
+            outstanding.discard(future)
+            submit_next()
+            yield ShardResult(SeedRange(start, stop), candidates)
+    finally:
+        if outstanding:
+            logger.debug("cancelling %d queued shards", len(outstanding))
+            client.cancel(list(outstanding))
+
+
+def warm_up_workers(client: Client, evidence: Evidence) -> None:
+    """Import the kernel and load its compiled code on every worker, so start-up is not billed to the search."""
+    client.run(check_shard, 0, 1, evidence)
+
+
+@contextmanager
+def dask_client(scheduler: str | None, workers: int) -> Iterator[Client]:
+    """A client of ``scheduler`` (tcp://HOST:PORT), or of a new LocalCluster of ``workers`` processes."""
+    with quiet_logger("distributed", logging.WARNING):
+        if scheduler:
+            with remote_client(scheduler) as client:
+                yield client
+        else:
+            with local_cluster_client(workers) as client:
+                yield client
+
+
+@contextmanager
+def remote_client(scheduler: str) -> Iterator[Client]:
+    """A client of a running scheduler with at least one worker; the cluster stays up afterwards.
+
+    Its workers need instahide-bench installed; they receive the evidence, never files.
+    """
+    from distributed import Client
+
+    try:
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT_SECONDS)
+    except OSError as exc:
+        raise InstaHideBenchError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
+    with client:
+        try:
+            client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_SECONDS)
+        except TimeoutError:
+            raise InstaHideBenchError(f"the Dask scheduler {scheduler} has no workers (waited {CONNECT_TIMEOUT_SECONDS}"
+                                      f" s); start some with `dask worker {scheduler}`") from None
+        logger.info("connected to Dask scheduler %s (%d worker threads)", scheduler, sum(client.nthreads().values()))
+        yield client
+
+
+@contextmanager
+def local_cluster_client(workers: int) -> Iterator[Client]:
+    """A client of a new LocalCluster of single-threaded worker processes, closed afterwards.
+
+    The workers are Python subprocesses: inside the attack runner they inherit its key guard
+    (PYTHONPATH/sitecustomize). No dashboard; the scheduler's HTTP endpoint takes a free port
+    (several clusters may run at once). Workers log errors only: cancelling running shards at
+    an early stop is expected.
+    """
+    from distributed import Client, LocalCluster
+
+    started = time.perf_counter()
+    worker_logs = logging.DEBUG if logger.isEnabledFor(logging.DEBUG) else logging.ERROR
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      scheduler_kwargs={"dashboard_address": ":0"}, silence_logs=worker_logs) as cluster, \
+            Client(cluster) as client:
+        client.wait_for_workers(workers)
+        logger.info("started a Dask LocalCluster of %d workers in %.1f s", workers, time.perf_counter() - started)
+        yield client
+
+
+@contextmanager
+def quiet_logger(name: str, level: int) -> Iterator[None]:
+    """Raise a chatty library's log level for a while, unless this package logs at debug level."""
+    chatty = logging.getLogger(name)
+    previous = chatty.level
+    if logger.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    chatty.setLevel(max(level, previous))
+    try:
+        yield
+    finally:
+        chatty.setLevel(previous)
+
+
+__all__ = ["ShardResult", "check_shard", "cpu_shards", "dask_client", "dask_shards", "local_cluster_client", "remote_client",
+           "torch_shards", "warm_up_workers"]

@@ -1,0 +1,112 @@
+"""Replaying a confirmed seed: every row's images, coefficients and sign mask.
+
+The draws are made by :func:`plan_epochs`, the encoder's own planner, so the replay cannot
+drift from the encoder. Coefficients come from numpy's legacy ``RandomState`` (a stream numpy
+keeps stable across versions); permutations and masks from torch's CPU ``Generator``, whose
+``randperm``/``randint`` algorithms have changed between torch releases. The replayed
+coefficients are checked against ``label.npy`` bit for bit; the torch part has no such
+witness in the public files, so a version mismatch is reported, and a wrong replay shows as
+a large least-squares residual (:mod:`.solve`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ...encoders.instahide import EpochPlan, InstaHideConfig, mixed_labels, plan_epochs
+from ...encoders.rng import LegacySeededRNG
+
+logger = logging.getLogger(__name__)
+
+#: The libraries whose random streams a replay depends on.
+REPLAYED_LIBRARIES = {"numpy": np.__version__, "torch": torch.__version__.split("+")[0]}
+
+
+@dataclass(frozen=True)
+class Replay:
+    """Every row's random choices, rows in the challenge's order (epoch after epoch).
+
+    ``private``: private-set indices per private slot (column 0 is the row's own image);
+    ``public``: public-pool indices per public slot; ``coefficients``: all k weights (float64,
+    the encoder mixes their float32 roundings); ``mask``: NHWC int8 +-1 (None without a mask).
+    """
+
+    seed: int
+    private: np.ndarray
+    public: np.ndarray
+    coefficients: np.ndarray
+    mask: np.ndarray | None
+
+    @property
+    def num_rows(self) -> int:
+        return int(self.private.shape[0])
+
+    def as_plan(self) -> EpochPlan:
+        """All rows as one plan (the encoder's helpers accept any number of rows)."""
+        return EpochPlan(self.private, self.public, self.coefficients, self.mask)
+
+
+def replay_seed(seed: int, config: InstaHideConfig) -> Replay:
+    """Draw the challenge's randomness again from ``seed``, as the encoder drew it."""
+    plans = list(plan_epochs(config, LegacySeededRNG(seed)))
+    masks = [plan.mask for plan in plans]
+    return Replay(
+        seed=int(seed),
+        private=np.concatenate([plan.private for plan in plans]),
+        public=np.concatenate([plan.public for plan in plans]),
+        coefficients=np.concatenate([plan.coefficients for plan in plans]),
+        mask=None if masks[0] is None else np.concatenate(masks),
+    )
+
+
+def infer_private_classes(replay: Replay, labels: np.ndarray) -> np.ndarray:
+    """Each private image's class, read from the label rows it appears in (-1 where unknown).
+
+    A two-valued row puts float32(lam0) in the class column of slot 0's image and float32(lam1)
+    in slot 1's; a one-valued row gives both images its column. Rows whose two weights round to
+    the same float32 are skipped (they do not say which is which).
+    """
+    labels = np.asarray(labels, dtype=np.float32)
+    weights = replay.coefficients[:, :2].astype(np.float32)
+    classes = np.full(int(replay.private.max()) + 1, -1, dtype=np.int64)
+    for row, label_row in enumerate(labels):
+        columns = np.flatnonzero(label_row)
+        first, second = replay.private[row, 0], replay.private[row, 1]
+        if columns.size == 1:
+            classes[[first, second]] = columns[0]
+        elif columns.size == 2 and weights[row, 0] != weights[row, 1]:
+            slot0 = columns[0] if label_row[columns[0]] == weights[row, 0] else columns[1]
+            classes[first], classes[second] = slot0, columns[0] + columns[1] - slot0
+    return classes
+
+
+def mismatched_label_rows(replay: Replay, labels: np.ndarray) -> np.ndarray:
+    """Rows whose label the replay does not reproduce bit for bit (empty for a right seed)."""
+    labels = np.asarray(labels, dtype=np.float32)
+    classes = infer_private_classes(replay, labels)
+    if replay.num_rows != labels.shape[0] or np.any(classes[replay.private[:, :2]] < 0):
+        return np.arange(labels.shape[0])
+    expected = mixed_labels(replay.as_plan(), classes, labels.shape[1])
+    return np.flatnonzero(np.any(expected != labels, axis=1))
+
+
+def version_warnings(recorded: dict[str, str]) -> list[str]:
+    """One line per replayed library whose version differs from the one that made the challenge."""
+    notes = []
+    for library, running in REPLAYED_LIBRARIES.items():
+        made_with = recorded.get(library)
+        if made_with is None:
+            notes.append(f"challenge.json does not record the {library} version it was made with; "
+                         f"replaying with {library} {running}")
+        elif made_with.split("+")[0] != running:
+            notes.append(f"the challenge was made with {library} {made_with}, this replay runs {library} {running}: "
+                         f"its random streams may differ")
+    return notes
+
+
+__all__ = ["REPLAYED_LIBRARIES", "Replay", "infer_private_classes", "mismatched_label_rows", "replay_seed",
+           "version_warnings"]

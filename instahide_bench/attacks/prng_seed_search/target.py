@@ -1,0 +1,60 @@
+"""What a seed is checked against: a challenge's ``label.npy`` and its public encoder shape.
+
+The attack does not trust challenge.json's ``rng`` entry (a secure challenge is searched like
+any other and must come out empty), but it needs the shape of the coefficient draw: ``n``,
+``k``, ``upper``, ``dom`` and the private slots. A bare original-release directory has no
+parameters; :meth:`InstaHideConfig.from_public_params` then gives the 2020 challenge's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...benchmark.challenge import PublicChallenge
+from ...benchmark.errors import ConfigError
+from ...encoders.instahide import InstaHideConfig
+from .kernel import Evidence, confirm_seed
+
+
+@dataclass(frozen=True)
+class SeedTarget:
+    """The evidence for the fast check and the labels for the exact confirmation."""
+
+    config: InstaHideConfig
+    labels: np.ndarray
+    evidence: Evidence
+
+    @classmethod
+    def from_challenge(cls, challenge: PublicChallenge, check_rows: int = 2) -> SeedTarget:
+        """Build the target; raises :class:`ConfigError` when the labels cannot carry the check."""
+        config = InstaHideConfig.from_public_params(challenge.meta.params)
+        return cls.from_labels(config, challenge.labels, check_rows)
+
+    @classmethod
+    def from_labels(cls, config: InstaHideConfig, labels: np.ndarray, check_rows: int = 2) -> SeedTarget:
+        labels = np.asarray(labels, dtype=np.float32)
+        if config.slots_private != 2:
+            raise ConfigError(f"the seed check reads two-private-slot label rows; this challenge mixes "
+                              f"{config.slots_private} private images per row ({config.mode}-dataset)")
+        if labels.shape[0] % config.n:
+            raise ConfigError(f"label.npy has {labels.shape[0]} rows, not a whole number of epochs of n={config.n}")
+        try:
+            evidence = Evidence.from_labels(labels, config.n, config.k, config.upper, config.effective_dom,
+                                            check_rows=check_rows)
+        except ValueError as exc:
+            raise ConfigError(f"label.npy cannot carry the seed check: {exc}") from None
+        return cls(config, labels, evidence)
+
+    def confirm(self, seed: int) -> bool:
+        """Exact: numpy's own ``RandomState(seed)`` reproduces every label row."""
+        cfg = self.config
+        return confirm_seed(int(seed), self.labels, cfg.n, cfg.k, cfg.upper, cfg.effective_dom, cfg.slots_private)
+
+    def false_positive_rate(self) -> float:
+        """Probability that a wrong seed passes the fast check (before the exact confirmation)."""
+        return self.evidence.false_positive_rate()
+
+
+__all__ = ["SeedTarget"]
