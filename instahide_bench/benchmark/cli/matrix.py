@@ -65,12 +65,17 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     demo.set_defaults(func=run_demo_command)
 
 
-def _finish(result, out: Path, started: float) -> Path:  # noqa: ANN001 - MatrixResult, imported lazily
+def _render(result, out: Path) -> Path:  # noqa: ANN001 - MatrixResult, imported lazily
+    """The leaderboard of the run's entries and the HTML report; returns the report's path."""
     from ..leaderboard import render_leaderboard
     from ..matrix.report import render_report
 
     render_leaderboard(out / "leaderboard")
-    report = render_report(result, out)
+    return render_report(result, out)
+
+
+def _finish(result, out: Path, started: float) -> Path:  # noqa: ANN001 - MatrixResult, imported lazily
+    report = _render(result, out)
     failed = [c for c in result.cells if c.status != "ok"]
     print(f"{len(result.cells)} cells in {time.perf_counter() - started:.0f} s"
           + (f", {len(failed)} failed:" if failed else ""))
@@ -112,7 +117,7 @@ def run_regress_command(args: argparse.Namespace) -> int:
         spec = spec_from_dict(document, Path(args.thresholds))
         out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="instahide-regress-"))
         result = run_matrix(spec, out, scheduler=args.scheduler, workers=args.workers)
-        print(f"matrix results: {(out / 'matrix.json').resolve()}")
+        print(f"matrix results: {(out / 'matrix.json').resolve()}; report: {_render(result, out).resolve()}")
     verdicts = evaluate(result, thresholds)
     print(format_table(verdicts))
     return 1 if has_regressions(verdicts) else 0
