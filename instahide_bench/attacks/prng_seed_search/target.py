@@ -52,8 +52,11 @@ class SeedTarget:
         cfg = self.config
         return confirm_seed(int(seed), self.labels, cfg.n, cfg.k, cfg.upper, cfg.effective_dom, cfg.slots_private)
 
-    def false_positive_rate(self) -> float:
-        """Probability that a wrong seed passes the fast check (before the exact confirmation)."""
+    def false_positive_rate(self) -> float | None:
+        """Probability that a wrong seed passes the fast check (before the exact confirmation);
+        None where the analytic estimate does not apply (k = 2: no unseen coordinates)."""
+        if self.config.k < 3:
+            return None
         return self.evidence.false_positive_rate()
 
 

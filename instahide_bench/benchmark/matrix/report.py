@@ -20,8 +20,9 @@ REPORT_FILE = "report.html"
 FIGURES_DIR = "report-figures"
 #: Parameters whose curves the report draws when a matrix varies them.
 CURVE_PARAMS = ("T", "k")
-#: Parameters that follow from others and must not split a curve into groups.
-_DERIVED = {"num_rows"}
+#: Parameters that follow from others (rows from n and T; inside-dataset private slots from k)
+#: and must not split a curve into groups.
+_DERIVED = {"num_rows", "private_slots"}
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -141,7 +142,7 @@ td.cell {{ text-align: center; min-width: 120px; }}
 .sub {{ font-size: 11px; color: #333; font-weight: normal; }}
 .msg {{ font-size: 11px; color: #700; max-width: 220px; }}
 figure {{ display: inline-block; margin: 8px; vertical-align: top; }}
-figure.grid img {{ image-rendering: pixelated; border: 1px solid #ccc; }}
+figure.grid img {{ image-rendering: pixelated; border: 1px solid #ccc; width: 300px; }}
 figcaption {{ font-size: 12px; }}
 </style></head><body>
 <h1>instahide-bench matrix report</h1>

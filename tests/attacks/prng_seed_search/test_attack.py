@@ -120,3 +120,16 @@ def test_full_size_challenge_2020_from_cifar_and_imagenet(tmp_path) -> None:
     assert report.succeeded and report.info["seed"] == seed
     assert report.scores is not None and report.scores["max_ssim"] >= 0.98
     assert report.info["solve_seconds"] < 60
+
+
+def test_two_image_mixup_is_searched_without_a_crash() -> None:
+    """k = 2 has no unseen coefficients: the false-positive estimate is skipped, not fatal."""
+    from instahide_bench.attacks import ATTACKS, AttackContext
+    from tests.conftest import tiny_encoded
+
+    encoded = tiny_encoded("mixup", k=2)
+    result = ATTACKS.get("prng-seed-search")(
+        ATTACKS.get("prng-seed-search").Config(seed_range="0:4096", engine="local")
+    ).run(encoded.public_view(), AttackContext())
+    assert not result.succeeded and "no seed in" in result.message
+    assert result.info["false_positive_rate"] is None
