@@ -9,6 +9,7 @@ never imports the others. Third-party attacks arrive through the entry-point gro
 from . import baselines  # noqa: F401  (registers zero, abs-rescale)
 from .base import ATTACKS, Attack, AttackContext, AttackResult
 
+ATTACKS.add_lazy("carlini-graph", "instahide_bench.attacks.carlini.attack:CarliniGraphAttack")
 ATTACKS.add_lazy("mixup-sign-recovery", "instahide_bench.attacks.mixup_sign_recovery.attack:MixupSignRecoveryAttack")
 ATTACKS.add_lazy("prng-seed-search", "instahide_bench.attacks.prng_seed_search.attack:PrngSeedSearchAttack")
 

@@ -73,6 +73,8 @@ def train_embedding(simulations: Sequence[Simulation], dim: int, ridge: float = 
     """
     features = [_highpass_rows(simulation) for simulation in simulations]
     mean = np.concatenate(features).mean(axis=0)
+    if dim <= 0:  # the raw high-pass features: no covariances to build
+        return Embedding(mean.astype(np.float32), None)
     size = mean.size
     total = np.zeros((size, size))
     positive = np.zeros((size, size))
@@ -88,7 +90,7 @@ def train_embedding(simulations: Sequence[Simulation], dim: int, ridge: float = 
             positive += np.outer(summed, summed) - centred[rows].T @ centred[rows]
             pairs_seen += len(rows) * (len(rows) - 1)
     total /= max(rows_seen, 1)
-    if dim <= 0 or pairs_seen == 0:
+    if pairs_seen == 0:
         return Embedding(mean.astype(np.float32), None)
     positive /= pairs_seen
     total[np.diag_indices(size)] += ridge * np.trace(total) / size
@@ -106,11 +108,11 @@ def class_presence(labels: np.ndarray) -> np.ndarray:
 
 
 def pair_auc(features: np.ndarray, simulation: Simulation, *, compatible_only: bool = True,
-             max_negatives: int = 500_000, seed: int = 0) -> float:
+             max_negatives: int = 200_000, seed: int = 0, chunk: int = 16_384) -> float:
     """Probability that a pair sharing a private image scores above one that does not.
 
     All sharing pairs are used; negatives are a uniform sample of non-sharing pairs (of pairs
-    whose label classes overlap when ``compatible_only``, the pairs the attack must tell apart).
+    whose label classes overlap when ``compatible_only``: the pairs the attack must tell apart).
     """
     rows = simulation.num_rows
     images = simulation.private_index
@@ -128,7 +130,8 @@ def pair_auc(features: np.ndarray, simulation: Simulation, *, compatible_only: b
     if compatible_only:
         keep &= (present[first] & present[second]).any(axis=1)
     first, second = first[keep][:max_negatives], second[keep][:max_negatives]
-    negatives = np.einsum("ij,ij->i", features[first], features[second])
+    negatives = np.concatenate([np.einsum("ij,ij->i", features[first[i:i + chunk]], features[second[i:i + chunk]])
+                                for i in range(0, len(first), chunk)])
     return mann_whitney_auc(np.concatenate(positives), negatives)
 
 

@@ -36,7 +36,11 @@ class Simulation:
     private: np.ndarray
     private_index: np.ndarray
     coefficients: np.ndarray
-    num_private: int
+    private_labels: np.ndarray
+
+    @property
+    def num_private(self) -> int:
+        return int(self.private.shape[0])
 
     @property
     def num_rows(self) -> int:
@@ -46,9 +50,14 @@ class Simulation:
         """For each private image, the rows that hold it (in any private slot)."""
         return [np.flatnonzero((self.private_index == j).any(axis=1)) for j in range(self.num_private)]
 
-    def slot_truth(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per row, the true private images (E x m) and their coefficients (E x m)."""
-        return self.private_index, self.coefficients
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in ("encryption", "labels", "private", "private_index",
+                                                          "coefficients", "private_labels")}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Simulation:
+        return cls(**{name: arrays[name] for name in ("encryption", "labels", "private", "private_index",
+                                                        "coefficients", "private_labels")})
 
 
 def simulation_config(params: dict[str, Any], n: int, T: int, pool: int = SIMULATION_POOL) -> InstaHideConfig:
@@ -90,13 +99,18 @@ def simulate(params: dict[str, Any], private: ImageSet, public: ImageSet | None,
         private=key.private,
         private_index=key.private_index[:, :slots],
         coefficients=key.coefficients[:, :slots],
-        num_private=len(private),
+        private_labels=key.private_labels,
     )
 
 
 def simulate_from_sources(params: dict[str, Any], private_source: str, public_source: str, n: int, T: int,
                           seed: int) -> Simulation:
-    """Load auxiliary images and simulate; ``n`` is capped by what the private source holds."""
+    """Load ``n`` auxiliary images and simulate; a source holding fewer is a ``ConfigError``.
+
+    The auxiliary images should not be the challenge's: with ``embedded`` data on both sides the
+    simulation may draw some of the same photo tiles (harmless for CIFAR challenges, whose
+    images the embedded photographs never contain; say so when quoting embedded-data figures).
+    """
     config = simulation_config(params, n, T)
     needed_public = InstaHideEncoder(config).required_public()
     private, public = auxiliary_images(private_source, public_source, n, needed_public, seed)

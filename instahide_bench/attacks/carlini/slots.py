@@ -66,4 +66,19 @@ def slots_from_labels(structure: LabelStructure) -> Slots:
     return Slots(np.asarray(rows, np.int64), np.asarray(classes, np.int64), np.asarray(weights, np.float64), per_row)
 
 
-__all__ = ["Slots", "slots_from_labels"]
+def true_slot_images(slots: Slots, private_index: np.ndarray, private_labels: np.ndarray) -> np.ndarray:
+    """The image behind every slot, given a row -> images table and the images' classes.
+
+    For a simulation the attacker made itself, or for evaluation against a key; a collided
+    row's two slots take its two images in slot order.
+    """
+    truth = np.empty(len(slots), np.int64)
+    for row in range(slots.num_rows):
+        images = list(private_index[row, : slots.per_row])
+        for s in range(row * slots.per_row, (row + 1) * slots.per_row):
+            match = next(i for i, image in enumerate(images) if private_labels[image] == slots.cls[s])
+            truth[s] = images.pop(match)
+    return truth
+
+
+__all__ = ["Slots", "slots_from_labels", "true_slot_images"]

@@ -13,19 +13,7 @@ import numpy as np
 from ...benchmark.metric import ssim
 from ...benchmark.pixels import PixelSpace
 from .clustering import purity
-from .slots import Slots
-
-
-def true_slot_images(slots: Slots, private_index: np.ndarray, private_labels: np.ndarray) -> np.ndarray:
-    """The true private image behind every slot (a collided row's two slots: its two images in order)."""
-    truth = np.empty(len(slots), np.int64)
-    for row in range(slots.num_rows):
-        span = slice(row * slots.per_row, (row + 1) * slots.per_row)
-        images = list(private_index[row, : slots.per_row])
-        for s in range(span.start, span.stop):
-            match = next(i for i, image in enumerate(images) if private_labels[image] == slots.cls[s])
-            truth[s] = images.pop(match)
-    return truth
+from .slots import Slots, true_slot_images
 
 
 def majority_map(slot_image: np.ndarray, truth: np.ndarray, num_images: int) -> np.ndarray:

@@ -134,7 +134,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
     spec = spec_from_dict(tomllib.loads(demo_file.read_text(encoding="utf-8")), Path(str(demo_file)))
     out = Path(args.out)
     started = time.perf_counter()
-    print(f"demo: {len(spec.encoders)} challenges x {len(spec.attacks)} attacks on embedded data, writing to {out}")
+    print(f"demo: {len(spec.cells())} runs ({len(spec.encoders)} challenges, {len(spec.attacks)} attacks) on embedded data, writing to {out}")
     result = run_matrix(spec, out, scheduler=args.scheduler, workers=args.workers)
     _finish(result, out, started)
     return 0

@@ -207,7 +207,7 @@ def run_matrix(
                 for v in spec.encoders}
         cells = [client.submit(attack_task, made[e.label], a, spec, str(out), board, pure=False,
                                key=f"attack-{e.label}-{a.label}")
-                 for e in spec.encoders for a in spec.attacks]
+                 for e, a in spec.cells()]
         results: list[CellResult] = []
         with progress_bar(desc="matrix cells", total=len(cells), unit="cell") as bar:
             for future in as_completed(cells):
@@ -221,8 +221,7 @@ def run_matrix(
         client.close()
         if cluster is not None:
             cluster.close()
-    order = {(e.label, a.label): i for i, (e, a) in
-             enumerate((e, a) for e in spec.encoders for a in spec.attacks)}
+    order = {(e.label, a.label): i for i, (e, a) in enumerate(spec.cells())}
     results.sort(key=lambda c: order[(c.encoder, c.attack)])
     result = MatrixResult(spec.to_json(), challenges, results, started, utc_now_iso(),
                           hardware_info().to_json(), scoring_versions())

@@ -15,6 +15,7 @@ A spec comes from command-line flags (``matrix``) or from a TOML file (``regress
 
     [attacks.prng-seed-search]                     # attack variants: an attack plus overrides
     set = { seed_range = "0:16777216", engine = "local" }
+    only = ["weak-cross"]                          # optional: the encoder variants it applies to
 
 Encoder labels name the variant (``weak-cross``, or ``weak-cross[T=5]`` for sweeps);
 attack labels are the table's keys (the attack name unless ``attack = "..."`` says otherwise).
@@ -47,11 +48,20 @@ class EncoderVariant:
 
 @dataclass(frozen=True)
 class AttackVariant:
-    """An attack with config overrides, under a label."""
+    """An attack with config overrides, under a label.
+
+    ``only`` names the encoder variants the attack applies to (an attack built for one family,
+    such as cross-dataset InstaHide, would only fail elsewhere); empty means all. A swept
+    variant ``label[T=5]`` matches its base label.
+    """
 
     label: str
     attack: str
     overrides: dict[str, Any] = field(default_factory=dict)
+    only: tuple[str, ...] = ()
+
+    def applies_to(self, encoder_label: str) -> bool:
+        return not self.only or encoder_label.split("[", 1)[0] in self.only or encoder_label in self.only
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,17 @@ class MatrixSpec:
             duplicates = sorted({label for label in labels if labels.count(label) > 1})
             if duplicates:
                 raise ConfigError(f"{kind} label(s) used twice: {', '.join(duplicates)}")
+        known = {e.label for e in self.encoders} | {e.label.split("[", 1)[0] for e in self.encoders}
+        for attack in self.attacks:
+            unknown = sorted(set(attack.only) - known)
+            if unknown:
+                raise ConfigError(f"attack {attack.label!r}: 'only' names unknown encoder variant(s) {', '.join(unknown)}")
+        if not self.cells():
+            raise ConfigError("no attack applies to any encoder variant")
+
+    def cells(self) -> list[tuple[EncoderVariant, AttackVariant]]:
+        """The (encoder, attack) pairs to run, encoder-major, skipping attacks that do not apply."""
+        return [(e, a) for e in self.encoders for a in self.attacks if a.applies_to(e.label)]
 
     def validate(self) -> None:
         """Check presets, attacks and every override before any work is started."""
@@ -91,7 +112,7 @@ class MatrixSpec:
     def to_json(self) -> dict[str, Any]:
         return {
             "encoders": [vars(e) | {"overrides": dict(e.overrides)} for e in self.encoders],
-            "attacks": [vars(a) | {"overrides": dict(a.overrides)} for a in self.attacks],
+            "attacks": [vars(a) | {"overrides": dict(a.overrides), "only": list(a.only)} for a in self.attacks],
             "private": self.private,
             "public": self.public,
             "data_seed": self.data_seed,
@@ -184,8 +205,11 @@ def spec_from_dict(document: Mapping[str, Any], path: Path) -> MatrixSpec:
     attacks = []
     for label, table in _table(document.get("attacks"), "[attacks]", path).items():
         table = _table(table, f"[attacks.{label}]", path)
+        only = table.get("only", [])
+        if not isinstance(only, list) or not all(isinstance(name, str) for name in only):
+            raise InputFileError(path, f"attacks.{label}.only must be a list of encoder labels")
         attacks.append(AttackVariant(label, str(table.get("attack", label)),
-                                     dict(_table(table.get("set"), f"attacks.{label}.set", path))))
+                                     dict(_table(table.get("set"), f"attacks.{label}.set", path)), tuple(only)))
     try:
         return MatrixSpec(
             encoders=tuple(encoders),

@@ -53,7 +53,23 @@ def test_toml_spec(tmp_path: Path) -> None:
     spec.validate()
 
 
+def test_only_limits_an_attack_to_some_encoder_variants(tmp_path: Path) -> None:
+    path = tmp_path / "m.toml"
+    path.write_text(
+        '[encoders.cross]\npreset = "instahide-cross"\nsweep = { T = [2, 3] }\n'
+        '[encoders.mix]\npreset = "mixup"\n'
+        '[attacks.zero]\n[attacks.grey]\nattack = "zero"\nonly = ["cross"]\n'
+    )
+    spec = spec_from_toml(path)
+    cells = [(e.label, a.label) for e, a in spec.cells()]
+    assert cells == [("cross[T=2]", "zero"), ("cross[T=2]", "grey"), ("cross[T=3]", "zero"),
+                     ("cross[T=3]", "grey"), ("mix", "zero")]
+    assert spec.to_json()["attacks"][1]["only"] == ["cross"]
+
+
 @pytest.mark.parametrize("text, message", [
+    ("[encoders.x]\npreset = 'mixup'\n[attacks.zero]\nonly = ['y']\n", "unknown encoder variant"),
+    ("[encoders.x]\npreset = 'mixup'\n[attacks.zero]\nonly = 'x'\n", "must be a list of encoder labels"),
     ("[encoders.x]\npreset = 'mixup'\nsweep = { T = 3 }\n[attacks.zero]\n", "sweep values must be non-empty lists"),
     ("[matrix]\nencoder_set = 3\n", "matrix.encoder_set must be a table"),
     ("[encoders.x]\npreset = 'mixup'\n", "at least one attack"),
@@ -65,3 +81,18 @@ def test_toml_errors_name_the_file(tmp_path: Path, text: str, message: str) -> N
     with pytest.raises(InputFileError, match=message) as info:
         spec_from_toml(path)
     assert str(path) in str(info.value)
+
+
+def test_the_packaged_demo_spec_is_valid_and_runs_every_attack() -> None:
+    import tomllib
+    from importlib.resources import files
+
+    from instahide_bench.attacks import ATTACKS
+    from instahide_bench.benchmark.matrix.spec import spec_from_dict
+
+    demo = files("instahide_bench.benchmark.matrix").joinpath("demo.toml")
+    spec = spec_from_dict(tomllib.loads(demo.read_text(encoding="utf-8")), Path(str(demo)))
+    spec.validate()
+    attacks_run = {a.attack for _, a in spec.cells()}
+    assert attacks_run == set(ATTACKS.names()) - {"abs-blur"}  # abs-blur: the example plugin, when installed
+    assert all(e.preset != "mixup" for e, a in spec.cells() if a.attack == "carlini-graph")

@@ -1,0 +1,258 @@
+"""``carlini-graph``: Carlini et al.'s clustering attack on InstaHide, rebuilt to run on a CPU.
+
+Stages (one module each, outputs cached under the run's workdir so ``--resume`` restarts
+after the last finished one):
+
+1. :mod:`.magnitude`   sign removal, ``|e|``;
+2. :mod:`.simulate` + :mod:`.similarity`   InstaHide simulated on auxiliary images (never the
+   key), an embedding learned there, blockwise class-masked neighbour graph, pair AUC;
+3. :mod:`.clustering`  per label class, spectral clustering of the networkx graph;
+4. :mod:`.assignment`  two images per row, label classes and coefficients respected;
+5. :mod:`.reconstruct` the images from ``|e|``; 4 and 5 then alternate (re-score every slot
+   against its class's images, capacity-matched per epoch, re-solve);
+6. :mod:`.colour`      a per-pixel colour correction learned on the simulation.
+
+The decryption shows, for each row, the image of the slot the attack is surest of.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ...benchmark.challenge import PublicChallenge
+from ...benchmark.config import param
+from ...benchmark.errors import ConfigError
+from ..base import ATTACKS, Attack, AttackContext, AttackResult
+from ..mixup_sign_recovery.labels import LabelStructure, estimate_class_sizes, parse_labels
+from .assignment import confidence, decryption_slots, reassign, score_slots
+from .cache import cached, fingerprint
+from .clustering import cluster_all
+from .colour import ColourCorrection, fit_colour
+from .magnitude import magnitude, zca_kernel
+from .reconstruct import Reconstruction, ReconstructSettings, reconstruct
+from .similarity import Embedding, class_presence, neighbour_graph, pair_auc, train_embedding
+from .simulate import Simulation, simulate_from_sources
+from .slots import Slots, slots_from_labels, true_slot_images
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CarliniGraphConfig:
+    """Parameters of ``carlini-graph`` (challenge facts come from challenge.json)."""
+
+    aux_private: str = param("embedded", "data source of the auxiliary private images InstaHide is simulated on (never the challenge's)")
+    aux_public: str = param("embedded", "data source of the simulation's public patches")
+    aux_images: int = param(100, "auxiliary private images per simulation")
+    aux_T: int | None = param(None, "encryptions per auxiliary image; None = the challenge's T")
+    embedding_dim: int = param(0, "learned canonical-correlation projection size; 0 = the raw high-pass features (best measured)")
+    neighbours: int = param(64, "neighbours kept per row in the similarity graph")
+    block_rows: int = param(1024, "rows per block of the O(E^2) similarity (memory O(block x E))")
+    refine_rounds: int = param(4, "rounds of reconstruction + re-assignment")
+    stop_changed: float = param(0.005, "stop refining once fewer than this share of slots change")
+    epoch_structure: bool = param(True, "use the encoder's epoch layout (n rows per epoch, each image in two slots per epoch)")
+    score_whitening: int = param(5, "patch size of the ZCA whitening (fitted on |e|) slots are re-scored through; 0 = Laplacian")
+    em_iterations: int = param(30, "EM iterations per reconstruction (each pass)")
+    adam_steps: int = param(0, "Adam steps on the likelihood after EM (measured: no gain after EM, see the docs)")
+    adam_lr: float = param(0.002, "Adam learning rate")
+    colour: bool = param(True, "learn and apply the colour correction on the simulation")
+    num_private: int | None = param(None, "private images n; None reads challenge.json")
+    threads: int = param(2, "CPU threads for torch when running on the CPU")
+
+    def validate(self) -> None:
+        if self.aux_images < 2 or (self.aux_T is not None and self.aux_T < 2):
+            raise ConfigError("aux_images and aux_T must be at least 2")
+        if self.neighbours < 1 or self.block_rows < 1 or self.refine_rounds < 0 or self.em_iterations < 1:
+            raise ConfigError("neighbours, block_rows, em_iterations must be positive and refine_rounds non-negative")
+        if self.score_whitening < 0 or (self.score_whitening and self.score_whitening % 2 == 0):
+            raise ConfigError("score_whitening must be 0 or an odd patch size")
+        if self.embedding_dim < 0 or self.adam_steps < 0 or self.threads < 1:
+            raise ConfigError("embedding_dim and adam_steps must be non-negative, threads positive")
+
+    def reconstruct_settings(self) -> ReconstructSettings:
+        return ReconstructSettings(em_iterations=self.em_iterations, fixed_mean_iterations=self.em_iterations,
+                                   adam_steps=self.adam_steps, adam_lr=self.adam_lr)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the attack reads from the public files."""
+
+    num_private: int
+    T: int
+    params: dict[str, Any]
+    structure: LabelStructure
+    slots: Slots
+    class_sizes: np.ndarray
+    epoch_rows: int | None
+
+
+def read_facts(challenge: PublicChallenge, config: CarliniGraphConfig) -> Facts:
+    """n, T, label structure, slots, class sizes and the epoch layout, from public data only."""
+    params = dict(challenge.meta.params)
+    num_private = config.num_private or challenge.meta.num_private
+    if num_private is None:
+        raise ConfigError("challenge.json does not publish n; set num_private")
+    private_slots = int(params.get("private_slots", 2))
+    if private_slots != 2 or params.get("mode", "cross") != "cross":
+        raise ConfigError("carlini-graph attacks cross-dataset InstaHide with two private slots per row")
+    rows = challenge.num_rows
+    T = int(params.get("T") or rows // num_private)
+    structure = parse_labels(challenge.labels, private_slots)
+    epoch_rows = num_private if config.epoch_structure and rows == num_private * T else None
+    return Facts(num_private, T, params, structure, slots_from_labels(structure),
+                 estimate_class_sizes(structure, num_private), epoch_rows)
+
+
+@ATTACKS.register("carlini-graph")
+class CarliniGraphAttack(Attack):
+    """Similarity graph, per-class clustering, assignment, joint reconstruction, colour correction."""
+
+    name = "carlini-graph"
+    version = "1.0"
+    Config = CarliniGraphConfig
+    config: CarliniGraphConfig
+    complexity = "O(E^2 d) dot products + O(rounds * E * n/C * D) scoring"
+    summary = "Carlini et al.'s clustering attack: learned similarity, networkx clustering, EM + sign sync reconstruction"
+
+    def run(self, challenge: PublicChallenge, context: AttackContext) -> AttackResult:
+        threads = torch.get_num_threads()
+        if context.device.type == "cpu":
+            torch.set_num_threads(self.config.threads)
+        try:
+            return self._run(challenge, context)
+        finally:  # in-process callers (tests, notebooks) keep their own setting
+            torch.set_num_threads(threads)
+
+    def _run(self, challenge: PublicChallenge, context: AttackContext) -> AttackResult:
+        config = self.config
+        facts = read_facts(challenge, config)
+        timings: dict[str, float] = {}
+        base_key = fingerprint(challenge=challenge.meta.challenge_id, rows=challenge.num_rows, seed=context.seed,
+                               n=facts.num_private, encryption=float(np.abs(challenge.encryption).sum()))
+        magnitudes = magnitude(challenge.encryption)
+
+        clock = time.perf_counter()
+        sim_key = fingerprint(base=base_key, aux=(config.aux_private, config.aux_public, config.aux_images, config.aux_T))
+        simulations = [Simulation.from_arrays(cached(context, f"simulate-{i}", sim_key + str(i),
+                                                               lambda i=i: self._simulate(facts, context, i).to_arrays()))
+                       for i in range(2)]
+        timings["simulate"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        graph_key = fingerprint(sim=sim_key, dim=config.embedding_dim, k=config.neighbours)
+        graph = cached(context, "similarity", graph_key,
+                       lambda: self._similarity(challenge, magnitudes, simulations, context))
+        timings["similarity"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        cluster_key = fingerprint(graph=graph_key)
+        clusters = cached(context, "clustering", cluster_key, lambda: self._cluster(graph, facts, context))
+        timings["clustering"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        state, rounds = self._refine(magnitudes, clusters["slot_image"], clusters["image_class"], facts, challenge,
+                                     context, cluster_key)
+        timings["refine"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        images = state["images"]
+        if config.colour:
+            colour_key = fingerprint(sim=sim_key, settings=asdict(config.reconstruct_settings()))
+            weights = cached(context, "colour", colour_key, lambda: self._colour(simulations[1], challenge, context))
+            images = ColourCorrection.from_arrays(weights).apply(images, challenge.pixels)
+        timings["colour"] = time.perf_counter() - clock
+
+        slot_image = state["slot_image"].astype(np.int64)
+        shown = decryption_slots(facts.slots, state["margin"])
+        decryption = challenge.pixels.clip(images[slot_image[shown]])
+        info = {"pair_auc_simulated": float(graph["auc"]), "rounds": rounds, "timings_s": timings,
+                "class_sizes": facts.class_sizes.tolist(), "epoch_structure": facts.epoch_rows is not None,
+                "device": str(context.device)}
+        return AttackResult(decryption.astype(np.float32), recovered=images.astype(np.float32),
+                            assignment=slot_image.reshape(-1, facts.slots.per_row), message="", info=info)
+
+    # ------------------------------------------------------------------ stages
+
+    def _simulate(self, facts: Facts, context: AttackContext, index: int) -> Simulation:
+        context.logger.info("simulating InstaHide on auxiliary images (%s) [%d/2]", self.config.aux_private, index + 1)
+        T = self.config.aux_T or facts.T
+        return simulate_from_sources(facts.params, self.config.aux_private, self.config.aux_public,
+                                     self.config.aux_images, T, seed=context.seed * 2 + index + 1)
+
+    def _similarity(self, challenge: PublicChallenge, magnitudes: np.ndarray, simulations: list[Simulation],
+                    context: AttackContext) -> dict[str, np.ndarray]:
+        embedding = train_embedding(simulations[:1], self.config.embedding_dim)
+        held_out = simulations[1]
+        auc = pair_auc(embedding.features(magnitude(held_out.encryption)), held_out, seed=context.seed)
+        context.logger.info("similarity: pair AUC on held-out simulated data %.3f", auc)
+        features = embedding.features(magnitudes)
+        starts = range(0, challenge.num_rows, self.config.block_rows)
+        graph = neighbour_graph(features, class_presence(challenge.labels), self.config.neighbours,
+                                block_rows=self.config.block_rows, device=context.device,
+                                progress=lambda it: context.progress(it, desc="similarity blocks", total=len(starts), unit="block"))
+        return {"neighbours": graph.neighbours, "similarity": graph.similarity, "auc": np.float64(auc)}
+
+    def _cluster(self, graph: dict[str, np.ndarray], facts: Facts, context: AttackContext) -> dict[str, np.ndarray]:
+        from .similarity import NeighbourGraph
+
+        classes = int(np.count_nonzero(facts.class_sizes))
+        clustering = cluster_all(NeighbourGraph(graph["neighbours"], graph["similarity"]), facts.slots,
+                                 facts.class_sizes, context.seed,
+                                 progress=lambda it: context.progress(it, desc="clustering classes", total=classes, unit="class"))
+        return {"slot_image": clustering.slot_image, "image_class": clustering.image_class}
+
+    def _refine(self, magnitudes: np.ndarray, slot_image: np.ndarray, image_class: np.ndarray, facts: Facts,
+                challenge: PublicChallenge, context: AttackContext, upstream: str) -> tuple[dict[str, np.ndarray], list[dict[str, float]]]:
+        """Reconstruct, re-score and re-assign, ``refine_rounds`` times (at least one reconstruction)."""
+        config = self.config
+        settings = config.reconstruct_settings()
+        rounds: list[dict[str, float]] = []
+        key = fingerprint(up=upstream, settings=asdict(settings), epochs=facts.epoch_rows,
+                          **({"whitening": config.score_whitening} if config.score_whitening else {}))
+        kernel = zca_kernel(magnitudes, config.score_whitening) if config.score_whitening else None
+        state: dict[str, np.ndarray] = {}
+        total = max(config.refine_rounds, 1)
+        for index in context.progress(range(total), desc="reconstruct + re-assign", total=total, unit="round"):
+            key = fingerprint(previous=key, round=index)
+            state = cached(context, f"refine-{index}", key,
+                           lambda: self._round(magnitudes, slot_image, image_class, facts, challenge, context, settings,
+                                               kernel))
+            changed = float(np.mean(state["slot_image"] != slot_image))
+            rounds.append({"round": index, "changed": changed, "nll": float(state["nll"])})
+            slot_image = state["slot_image"]
+            if changed < config.stop_changed:
+                break
+        return state, rounds
+
+    def _round(self, magnitudes: np.ndarray, slot_image: np.ndarray, image_class: np.ndarray, facts: Facts,
+               challenge: PublicChallenge, context: AttackContext, settings: ReconstructSettings,
+               kernel: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        public_weight = facts.structure.public_weight
+        recovered = reconstruct(magnitudes, facts.slots.assignment(slot_image), facts.num_private, public_weight,
+                                challenge.pixels, settings, context.device)
+        scores = score_slots(magnitudes, facts.slots, slot_image, recovered, public_weight, image_class,
+                             device=context.device, kernel=kernel)
+        new = reassign(scores, facts.slots, slot_image, facts.epoch_rows)
+        return {"slot_image": new, "images": recovered.images, "public_mean": recovered.public_mean,
+                "variance": recovered.variance, "margin": confidence(scores, len(facts.slots), new),
+                "nll": np.float64(recovered.negative_log_likelihood)}
+
+    def _colour(self, simulation: Simulation, challenge: PublicChallenge, context: AttackContext) -> dict[str, np.ndarray]:
+        """Reconstruct the simulation from its own truth, then fit recovered -> true colours."""
+        structure = parse_labels(simulation.labels, simulation.private_index.shape[1])
+        slots = slots_from_labels(structure)
+        truth = true_slot_images(slots, simulation.private_index, simulation.private_labels)
+        recovered: Reconstruction = reconstruct(magnitude(simulation.encryption), slots.assignment(truth),
+                                                simulation.num_private, structure.public_weight, challenge.pixels,
+                                                self.config.reconstruct_settings(), context.device)
+        return fit_colour(recovered.images, simulation.private, seed=context.seed).to_arrays()
+
+
+__all__ = ["CarliniGraphAttack", "CarliniGraphConfig", "Facts", "read_facts"]

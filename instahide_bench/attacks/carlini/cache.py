@@ -1,0 +1,53 @@
+"""Stage outputs on disk, so that ``--resume`` restarts after the last finished stage.
+
+Each stage writes ``<workdir>/cache/<stage>/output.npz`` and a ``fingerprint.json`` naming the
+challenge and every setting the stage's output depends on. A resumed run reuses an output only
+when its fingerprint matches; anything else is recomputed (and overwritten).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ...benchmark.errors import InputFileError
+from ...benchmark.io import load_npz, read_json, save_npz_atomic, write_json_atomic
+from ..base import AttackContext
+
+logger = logging.getLogger(__name__)
+
+Arrays = dict[str, np.ndarray]
+
+
+def fingerprint(**parts: Any) -> str:
+    """A stable hash of JSON-able parts (challenge id, settings, upstream fingerprints)."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def cached(context: AttackContext, stage: str, key: str, compute: Callable[[], Arrays]) -> Arrays:
+    """The stage's arrays: from the cache when resuming with a matching key, else computed (and stored)."""
+    directory = context.cache_dir(stage)
+    if directory is not None and context.resume:
+        try:
+            stored = read_json(directory / "fingerprint.json")
+            if isinstance(stored, dict) and stored.get("key") == key:
+                logger.info("stage %s: reusing cached output", stage)
+                return load_npz(directory / "output.npz")
+        except (InputFileError, OSError):  # a missing or damaged entry only means "compute it again"
+            pass
+    arrays = compute()
+    if directory is not None:
+        # no fingerprint while the output changes: a run killed between the two writes leaves no key vouching for it
+        (directory / "fingerprint.json").unlink(missing_ok=True)
+        save_npz_atomic(directory / "output.npz", arrays, compress=False)
+        write_json_atomic(directory / "fingerprint.json", {"key": key})
+    return arrays
+
+
+__all__ = ["cached", "fingerprint"]
