@@ -12,7 +12,7 @@ from ..config import parse_assignments
 def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                         help="Dask scheduler to run the cells on (default: a local cluster)")
-    parser.add_argument("--workers", type=int, default=None, help="local cluster workers (default: cores // 2)")
+    parser.add_argument("--workers", type=int, default=None, help="local cluster workers (default: cores // 2, at least 2)")
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:

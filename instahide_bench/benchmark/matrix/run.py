@@ -178,7 +178,7 @@ def _client(scheduler: str | None, workers: int | None):  # noqa: ANN202 - distr
         return Client(scheduler), None
     # Cells start attack processes (and data loaders start worker pools): workers must not be daemonic.
     dask.config.set({"distributed.worker.daemon": False})
-    count = workers or max(1, (os.cpu_count() or 2) // 2)
+    count = workers or max(2, (os.cpu_count() or 2) // 2)  # cells spend much of their time starting processes
     cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True, dashboard_address=None)
     return Client(cluster), cluster
 
