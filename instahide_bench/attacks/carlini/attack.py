@@ -36,7 +36,7 @@ from .clustering import cluster_all
 from .colour import ColourCorrection, fit_colour
 from .magnitude import magnitude, zca_kernel
 from .reconstruct import Reconstruction, ReconstructSettings, reconstruct
-from .similarity import Embedding, class_presence, neighbour_graph, pair_auc, train_embedding
+from .similarity import NeighbourGraph, neighbour_graph, pair_auc, train_embedding
 from .simulate import Simulation, simulate_from_sources
 from .slots import Slots, slots_from_labels, true_slot_images
 
@@ -148,7 +148,7 @@ class CarliniGraphAttack(Attack):
         clock = time.perf_counter()
         graph_key = fingerprint(sim=sim_key, dim=config.embedding_dim, k=config.neighbours)
         graph = cached(context, "similarity", graph_key,
-                       lambda: self._similarity(challenge, magnitudes, simulations, context))
+                       lambda: self._similarity(challenge, magnitudes, simulations, facts, context))
         timings["similarity"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -187,21 +187,19 @@ class CarliniGraphAttack(Attack):
                                      self.config.aux_images, T, seed=context.seed * 2 + index + 1)
 
     def _similarity(self, challenge: PublicChallenge, magnitudes: np.ndarray, simulations: list[Simulation],
-                    context: AttackContext) -> dict[str, np.ndarray]:
+                    facts: Facts, context: AttackContext) -> dict[str, np.ndarray]:
         embedding = train_embedding(simulations[:1], self.config.embedding_dim)
         held_out = simulations[1]
         auc = pair_auc(embedding.features(magnitude(held_out.encryption)), held_out, seed=context.seed)
         context.logger.info("similarity: pair AUC on held-out simulated data %.3f", auc)
         features = embedding.features(magnitudes)
         starts = range(0, challenge.num_rows, self.config.block_rows)
-        graph = neighbour_graph(features, class_presence(challenge.labels), self.config.neighbours,
+        graph = neighbour_graph(features, facts.structure.present(), self.config.neighbours,
                                 block_rows=self.config.block_rows, device=context.device,
                                 progress=lambda it: context.progress(it, desc="similarity blocks", total=len(starts), unit="block"))
         return {"neighbours": graph.neighbours, "similarity": graph.similarity, "auc": np.float64(auc)}
 
     def _cluster(self, graph: dict[str, np.ndarray], facts: Facts, context: AttackContext) -> dict[str, np.ndarray]:
-        from .similarity import NeighbourGraph
-
         classes = int(np.count_nonzero(facts.class_sizes))
         clustering = cluster_all(NeighbourGraph(graph["neighbours"], graph["similarity"]), facts.slots,
                                  facts.class_sizes, context.seed,

@@ -28,15 +28,13 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg
 import torch
 
 from ...benchmark.pixels import PixelSpace
 from ..mixup_sign_recovery.demix import Assignment, predict_mixtures, solve_images
 from ..mixup_sign_recovery.sign_sync import (
+    align_pixel_flips,
     folded_log_likelihood,
-    grid_neighbours,
     noise_variance,
     posterior_mixtures,
     relative_sign_evidence,
@@ -177,37 +175,13 @@ def fixed_mean_em(magnitude: np.ndarray, assignment: Assignment, num_images: int
         return fitted, variance, mean_nll(magnitude, assignment, public_weight, fitted, public_mean, variance)
 
     images, _, _ = run(images)
-    images = images * align_flips(images)
+    images = images * align_pixel_flips(images, IMAGE_SHAPE)
     return min((run(images), run(-images)), key=lambda result: result[2])
-
-
-def align_flips(images: np.ndarray, iterations: int = 50) -> np.ndarray:
-    """Per-pixel signs (D,) making all images smooth and colour-correlated together.
-
-    Maximises ``sum_edges agreement * g_i g_j`` over grid and channel neighbours: the largest
-    algebraic eigenvector of the coupling (eigsh; a power iteration would follow the largest
-    *magnitude* one, which can be negative and then scrambles the flips), then greedy updates.
-    """
-    pairs = grid_neighbours(IMAGE_SHAPE)
-    scale = np.linalg.norm(images, axis=0)
-    unit = images / np.where(scale > 0, scale, 1.0)
-    agreement = (unit[:, pairs[:, 0]] * unit[:, pairs[:, 1]]).sum(axis=0)
-    size = images.shape[1]
-    coupling = sp.coo_matrix((np.r_[agreement, agreement], (np.r_[pairs[:, 0], pairs[:, 1]], np.r_[pairs[:, 1], pairs[:, 0]])),
-                             shape=(size, size)).tocsr()
-    _, vector = scipy.sparse.linalg.eigsh(coupling, k=1, which="LA", v0=np.ones(size))
-    flips = np.where(vector[:, 0] < 0, -1.0, 1.0)
-    for _ in range(iterations):
-        updated = np.where(coupling @ flips < 0, -1.0, 1.0)
-        if np.array_equal(updated, flips):
-            break
-        flips = updated
-    return flips
 
 
 def orient(images: np.ndarray, public_mean: np.ndarray, pixels: PixelSpace) -> tuple[np.ndarray, np.ndarray]:
     """Align per-pixel flips (images and public mean together), then the global sign by the natural-image prior."""
-    flips = align_flips(images)
+    flips = align_pixel_flips(images, IMAGE_SHAPE)
     images, public_mean = images * flips, public_mean * flips
     prior = np.broadcast_to(prior_signs(pixels), IMAGE_SHAPE).reshape(-1)
     if ((images.mean(axis=0) + public_mean) * prior).sum() < 0:

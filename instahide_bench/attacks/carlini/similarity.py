@@ -23,6 +23,7 @@ import numpy as np
 import scipy.linalg
 import torch
 
+from ..mixup_sign_recovery.labels import PRESENT_THRESHOLD
 from .magnitude import laplacian_highpass, magnitude, normalise_rows
 from .simulate import Simulation
 
@@ -103,8 +104,8 @@ def train_embedding(simulations: Sequence[Simulation], dim: int, ridge: float = 
 
 
 def class_presence(labels: np.ndarray) -> np.ndarray:
-    """E x C boolean: which classes each row's label names."""
-    return np.asarray(labels) > 1e-6
+    """E x C boolean: which classes each row's label names (the threshold ``parse_labels`` uses)."""
+    return np.asarray(labels) > PRESENT_THRESHOLD
 
 
 def pair_auc(features: np.ndarray, simulation: Simulation, *, compatible_only: bool = True,

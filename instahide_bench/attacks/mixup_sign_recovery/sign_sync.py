@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+import scipy.sparse.linalg
 
 from .demix import Assignment
 
@@ -78,19 +79,30 @@ def grid_neighbours(shape: tuple[int, int, int]) -> np.ndarray:
     return np.concatenate([np.stack([a.ravel(), b.ravel()], axis=1) for a, b in pairs])
 
 
-def align_pixel_flips(signed_images: np.ndarray, shape: tuple[int, int, int], iterations: int = 200) -> np.ndarray:
-    """Per-pixel sign g (D,) that makes all images smooth together (leading eigenvector on the grid)."""
+def align_pixel_flips(signed_images: np.ndarray, shape: tuple[int, int, int], iterations: int = 50) -> np.ndarray:
+    """Per-pixel signs g (D,) making all images smooth and colour-correlated together.
+
+    Maximises ``sum_edges agreement * g_i g_j`` over grid and channel neighbours (agreement of
+    the images' per-pixel unit vectors): the largest *algebraic* eigenvector of the coupling
+    (eigsh; a power iteration would follow the largest-magnitude one, which can be negative and
+    then scrambles the flips), then greedy updates ``g <- sign(J g)``, each a monotone step.
+    """
     pairs = grid_neighbours(shape)
-    agreement = (signed_images[:, pairs[:, 0]] * signed_images[:, pairs[:, 1]]).sum(axis=0)
+    scale = np.linalg.norm(signed_images, axis=0)
+    unit = signed_images / np.where(scale > 0, scale, 1.0)
+    agreement = (unit[:, pairs[:, 0]] * unit[:, pairs[:, 1]]).sum(axis=0)
     size = signed_images.shape[1]
     coupling = sp.coo_matrix(
         (np.r_[agreement, agreement], (np.r_[pairs[:, 0], pairs[:, 1]], np.r_[pairs[:, 1], pairs[:, 0]])), shape=(size, size)
     ).tocsr()
-    flips = np.ones(size)
+    _, vector = scipy.sparse.linalg.eigsh(coupling, k=1, which="LA", v0=np.ones(size))
+    flips = np.where(vector[:, 0] < 0, -1.0, 1.0)
     for _ in range(iterations):
-        flips = coupling @ flips
-        flips /= np.linalg.norm(flips) + 1e-12
-    return np.where(flips < 0, -1.0, 1.0)
+        updated = np.where(coupling @ flips < 0, -1.0, 1.0)
+        if np.array_equal(updated, flips):
+            break
+        flips = updated
+    return flips
 
 
 def synchronise_image_signs(

@@ -10,13 +10,13 @@ from instahide_bench.attacks.carlini.magnitude import magnitude
 from instahide_bench.attacks.carlini.reconstruct import (
     ReconstructSettings,
     adam_polish,
-    align_flips,
     moment_magnitudes,
     orient,
     reconstruct,
     synchronise_discrete,
 )
 from instahide_bench.attacks.carlini.truth import image_ssim
+from instahide_bench.attacks.mixup_sign_recovery.sign_sync import align_pixel_flips
 from instahide_bench.benchmark.challenge import EncodedChallenge
 from tests.attacks.carlini.conftest import true_reconstruction
 
@@ -83,7 +83,7 @@ def test_synchronisation_recovers_planted_signs() -> None:
 def test_flip_alignment_undoes_per_pixel_flips(small_encoded: EncodedChallenge) -> None:
     images = small_encoded.key.private.reshape(len(small_encoded.key.private), -1).astype(np.float64)
     flips = np.random.default_rng(2).choice([-1.0, 1.0], images.shape[1])
-    aligned = align_flips(images * flips) * flips
+    aligned = align_pixel_flips(images * flips, (32, 32, 3)) * flips
     assert max((aligned > 0).mean(), (aligned < 0).mean()) > 0.95  # measured 1.0; random flips would give ~0.5
     public_mean = np.full(images.shape[1], -0.2)
     oriented, mean = orient(images * flips, public_mean * flips, small_encoded.pixels)
