@@ -8,6 +8,7 @@ which converts each value to the field's declared type and names the field on an
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -154,9 +155,23 @@ def describe_config(cls: type) -> list[FieldDoc]:
     return docs
 
 
-def param(default: Any, help: str, **kwargs: Any) -> Any:  # noqa: A002 - mirrors argparse's naming
-    """A dataclass field with a help text: ``k: int = param(6, "images mixed per encryption")``."""
-    return dataclasses.field(default=default, metadata={"help": help}, **kwargs)
+def param(default: Any, help: str, *, data_source: bool = False, **kwargs: Any) -> Any:  # noqa: A002 - mirrors argparse's naming
+    """A dataclass field with a help text: ``k: int = param(6, "images mixed per encryption")``.
+
+    ``data_source`` marks a data-source spec (``cifar10:PATH`` ...): :func:`resolve_data_sources`
+    makes its path absolute before the config travels to a process with another working directory.
+    """
+    return dataclasses.field(default=default, metadata={"help": help, "data_source": data_source}, **kwargs)
+
+
+def resolve_data_sources(config: Any, base: str | os.PathLike[str] | None = None) -> Any:
+    """The config with every ``data_source`` field's relative path made absolute (against ``base`` or the cwd)."""
+    from .data.sources import absolute_source
+
+    changes = {field.name: absolute_source(getattr(config, field.name), base)
+               for field in dataclasses.fields(config)
+               if field.metadata.get("data_source") and isinstance(getattr(config, field.name), str)}
+    return dataclasses.replace(config, **changes) if changes else config
 
 
 __all__ = [
@@ -167,6 +182,7 @@ __all__ = [
     "field_types",
     "parse_assignments",
     "param",
+    "resolve_data_sources",
     "FieldDoc",
 ]
 

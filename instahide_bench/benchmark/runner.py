@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .challenge import KEY_DIR, copy_public_files, load_challenge
-from .config import apply_overrides, config_to_dict
+from .config import apply_overrides, config_to_dict, resolve_data_sources
 from .errors import InstaHideBenchError, ResourceLimitError
 from .io import read_json, write_json_atomic
 from .isolation import subprocess_env
@@ -163,7 +163,7 @@ def run_attack(
     challenge_dir, out_dir = Path(challenge_dir).resolve(), Path(out_dir).resolve()
     challenge = load_challenge(challenge_dir)  # validates the public files before any work
     attack_cls = ATTACKS.get(attack_name)
-    config = apply_overrides(attack_cls.Config(), overrides or {})
+    config = resolve_data_sources(apply_overrides(attack_cls.Config(), overrides or {}))
     attack_cls(config)  # validates the config in the parent, where errors are cheap
     device = resolve_device(options.device)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import sys
 import tomllib
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -10,7 +10,7 @@ after the last finished one):
 4. :mod:`.assignment`  two images per row, label classes and coefficients respected;
 5. :mod:`.reconstruct` the images from ``|e|``; 4 and 5 then alternate (re-score every slot
    against its class's images, capacity-matched per epoch, re-solve);
-6. :mod:`.colour`      a per-pixel colour correction learned on the simulation.
+6. :mod:`.colour`      a colour/contrast correction (small residual CNN) learned on the simulation.
 
 The decryption shows, for each row, the image of the slot the attack is surest of.
 """
@@ -47,8 +47,9 @@ logger = logging.getLogger(__name__)
 class CarliniGraphConfig:
     """Parameters of ``carlini-graph`` (challenge facts come from challenge.json)."""
 
-    aux_private: str = param("embedded", "data source of the auxiliary private images InstaHide is simulated on (never the challenge's)")
-    aux_public: str = param("embedded", "data source of the simulation's public patches")
+    aux_private: str = param("embedded", "data source of the auxiliary private images InstaHide is simulated on (never the challenge's)",
+                            data_source=True)
+    aux_public: str = param("embedded", "data source of the simulation's public patches", data_source=True)
     aux_images: int = param(100, "auxiliary private images per simulation")
     aux_T: int | None = param(None, "encryptions per auxiliary image; None = the challenge's T")
     embedding_dim: int = param(0, "learned canonical-correlation projection size; 0 = the raw high-pass features (best measured)")
@@ -61,7 +62,10 @@ class CarliniGraphConfig:
     em_iterations: int = param(30, "EM iterations per reconstruction (each pass)")
     adam_steps: int = param(0, "Adam steps on the likelihood after EM (measured: no gain after EM, see the docs)")
     adam_lr: float = param(0.002, "Adam learning rate")
-    colour: bool = param(True, "learn and apply the colour correction on the simulation")
+    colour: bool = param(True, "learn and apply the colour/contrast correction on the simulation")
+    colour_steps: int = param(1000, "Adam steps of the correction network (minibatches of 64 simulated images)")
+    colour_width: int = param(32, "channels of the correction network's hidden 3x3 convolutions")
+    colour_depth: int = param(4, "convolutions in the correction network")
     num_private: int | None = param(None, "private images n; None reads challenge.json")
     threads: int = param(2, "CPU threads for torch when running on the CPU")
 
@@ -74,6 +78,8 @@ class CarliniGraphConfig:
             raise ConfigError("score_whitening must be 0 or an odd patch size")
         if self.embedding_dim < 0 or self.adam_steps < 0 or self.threads < 1:
             raise ConfigError("embedding_dim and adam_steps must be non-negative, threads positive")
+        if self.colour_steps < 0 or self.colour_width < 1 or self.colour_depth < 2:
+            raise ConfigError("colour_steps must be non-negative, colour_width positive and colour_depth at least 2")
 
     def reconstruct_settings(self) -> ReconstructSettings:
         return ReconstructSettings(em_iterations=self.em_iterations, fixed_mean_iterations=self.em_iterations,
@@ -115,7 +121,7 @@ class CarliniGraphAttack(Attack):
     """Similarity graph, per-class clustering, assignment, joint reconstruction, colour correction."""
 
     name = "carlini-graph"
-    version = "1.0"
+    version = "1.1"
     Config = CarliniGraphConfig
     config: CarliniGraphConfig
     complexity = "O(E^2 d) dot products + O(rounds * E * n/C * D) scoring"
@@ -163,10 +169,14 @@ class CarliniGraphAttack(Attack):
 
         clock = time.perf_counter()
         images = state["images"]
+        colour_validation: dict[str, float] = {}
         if config.colour:
-            colour_key = fingerprint(sim=sim_key, settings=asdict(config.reconstruct_settings()))
-            weights = cached(context, "colour", colour_key, lambda: self._colour(simulations[1], challenge, context))
-            images = ColourCorrection.from_arrays(weights).apply(images, challenge.pixels)
+            colour_key = fingerprint(sim=sim_key, settings=asdict(config.reconstruct_settings()),
+                                     network=(config.colour_steps, config.colour_width, config.colour_depth))
+            correction = ColourCorrection.from_arrays(
+                cached(context, "colour", colour_key, lambda: self._colour(simulations, challenge, context)))
+            images = correction.apply(images, challenge.pixels, context.device)
+            colour_validation = {"before": correction.validation_before, "after": correction.validation_after}
         timings["colour"] = time.perf_counter() - clock
 
         slot_image = state["slot_image"].astype(np.int64)
@@ -174,7 +184,7 @@ class CarliniGraphAttack(Attack):
         decryption = challenge.pixels.clip(images[slot_image[shown]])
         info = {"pair_auc_simulated": float(graph["auc"]), "rounds": rounds, "timings_s": timings,
                 "class_sizes": facts.class_sizes.tolist(), "epoch_structure": facts.epoch_rows is not None,
-                "device": str(context.device)}
+                "colour_heldout_ssim": colour_validation, "device": str(context.device)}
         return AttackResult(decryption.astype(np.float32), recovered=images.astype(np.float32),
                             assignment=slot_image.reshape(-1, facts.slots.per_row), message="", info=info)
 
@@ -242,15 +252,26 @@ class CarliniGraphAttack(Attack):
                 "variance": recovered.variance, "margin": confidence(scores, len(facts.slots), new),
                 "nll": np.float64(recovered.negative_log_likelihood)}
 
-    def _colour(self, simulation: Simulation, challenge: PublicChallenge, context: AttackContext) -> dict[str, np.ndarray]:
-        """Reconstruct the simulation from its own truth, then fit recovered -> true colours."""
-        structure = parse_labels(simulation.labels, simulation.private_index.shape[1])
-        slots = slots_from_labels(structure)
-        truth = true_slot_images(slots, simulation.private_index, simulation.private_labels)
-        recovered: Reconstruction = reconstruct(magnitude(simulation.encryption), slots.assignment(truth),
-                                                simulation.num_private, structure.public_weight, challenge.pixels,
-                                                self.config.reconstruct_settings(), context.device)
-        return fit_colour(recovered.images, simulation.private, seed=context.seed).to_arrays()
+    def _colour(self, simulations: list[Simulation], challenge: PublicChallenge,
+                context: AttackContext) -> dict[str, np.ndarray]:
+        """Reconstruct every simulation from its own truth, then learn recovered -> true images."""
+        recovered, truth = [], []
+        for simulation in context.progress(simulations, desc="colour: simulated reconstructions", total=len(simulations),
+                                           unit="simulation"):
+            structure = parse_labels(simulation.labels, simulation.private_index.shape[1])
+            slots = slots_from_labels(structure)
+            true_slots = true_slot_images(slots, simulation.private_index, simulation.private_labels)
+            result: Reconstruction = reconstruct(magnitude(simulation.encryption), slots.assignment(true_slots),
+                                                 simulation.num_private, structure.public_weight, challenge.pixels,
+                                                 self.config.reconstruct_settings(), context.device)
+            recovered.append(result.images)
+            truth.append(simulation.private)
+        context.logger.info("colour: training the correction on %d simulated images", sum(map(len, truth)))
+        return fit_colour(np.concatenate(recovered), np.concatenate(truth), challenge.pixels,
+                          width=self.config.colour_width, depth=self.config.colour_depth,
+                          steps=self.config.colour_steps, seed=context.seed, device=context.device,
+                          progress=lambda it: context.progress(it, desc="colour: training", total=self.config.colour_steps,
+                                                               unit="step")).to_arrays()
 
 
 __all__ = ["CarliniGraphAttack", "CarliniGraphConfig", "Facts", "read_facts"]

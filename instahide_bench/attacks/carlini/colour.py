@@ -1,70 +1,140 @@
 """Stage 6, colour/contrast correction learned on simulated data (Carlini et al.'s last step).
 
-The reconstruction is a least-squares fit under a noise model, so it is biased in ways that
-are the same for every image: contrast shrunk towards the mean where rows disagree, colours
-desaturated where one channel's sign evidence is weaker. A tiny per-pixel network (3 -> 10 ->
-3, as Carlini et al. used, here residual: ``x + f(x)``) learns that bias on a simulated
-challenge whose truth the attacker has (:mod:`.simulate`) and undoes it on the real one.
+The reconstruction is a least-squares fit under a noise model, so it errs in ways that are
+the same for every image: contrast shrunk towards the mean where rows disagree, colours
+desaturated where one channel's sign evidence is weaker, isolated pixels left on the wrong
+sign, grain from the public images. The attacker can measure those errors: it reconstructs a
+simulated challenge whose truth it knows (:mod:`.simulate`) and learns the map back.
+
+Carlini et al. used a per-pixel 3 -> 10 -> 3 network. Here the map is a small residual CNN
+(3x3 convolutions, ``x + f(x)``, starting as the identity), trained on the benchmark's own
+SSIM (:mod:`~instahide_bench.benchmark.metric_torch`): the neighbourhood lets it repair flipped
+pixels and grain as well as colour. On the 5000-row CIFAR + ImageNet challenge-2020 replica,
+with the simulation on CIFAR-10's test split: the per-pixel network lifts Max_SSIM 0.885 ->
+0.897, the CNN to 0.914 (100 simulated images) and 0.922 (200). Trained on the embedded
+photographs instead it does not transfer to CIFAR (0.884): the simulation should look like
+the challenge's images. A share of the simulated images is held out; when the learned map does
+not beat the identity there, the identity is kept.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from ...benchmark.metric_torch import ssim_torch
 from ...benchmark.pixels import PixelSpace
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[Iterable[int]], Iterator[int]]
+
+
+class ResidualCNN(torch.nn.Module):
+    """``x + f(x)`` with ``f`` a stack of 3x3 convolutions; the last one starts at zero (the identity)."""
+
+    def __init__(self, width: int, depth: int) -> None:
+        super().__init__()
+        layers: list[torch.nn.Module] = [torch.nn.Conv2d(3, width, 3, padding=1), torch.nn.ReLU()]
+        for _ in range(depth - 2):
+            layers += [torch.nn.Conv2d(width, width, 3, padding=1), torch.nn.ReLU()]
+        last = torch.nn.Conv2d(width, 3, 3, padding=1)
+        torch.nn.init.zeros_(last.weight)
+        torch.nn.init.zeros_(last.bias)
+        self.body = torch.nn.Sequential(*layers, last)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return images + self.body(images)
 
 
 @dataclass(frozen=True)
 class ColourCorrection:
-    """Weights of the residual per-pixel MLP (numpy, so that it caches as plain arrays)."""
+    """The CNN's weights as numpy arrays (so that the stage caches as plain arrays) and its validation."""
 
-    hidden_weight: np.ndarray
-    hidden_bias: np.ndarray
-    output_weight: np.ndarray
-    output_bias: np.ndarray
+    width: int
+    depth: int
+    weights: dict[str, np.ndarray]
+    validation_before: float = float("nan")
+    validation_after: float = float("nan")
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {"hidden_weight": self.hidden_weight, "hidden_bias": self.hidden_bias,
-                "output_weight": self.output_weight, "output_bias": self.output_bias}
+        arrays = {f"weight.{name}": value for name, value in self.weights.items()}
+        arrays["shape"] = np.array([self.width, self.depth], np.int64)
+        arrays["validation"] = np.array([self.validation_before, self.validation_after], np.float64)
+        return arrays
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> ColourCorrection:
-        return cls(arrays["hidden_weight"], arrays["hidden_bias"], arrays["output_weight"], arrays["output_bias"])
+        width, depth = (int(v) for v in arrays["shape"])
+        before, after = (float(v) for v in arrays["validation"])
+        weights = {name[len("weight."):]: value for name, value in arrays.items() if name.startswith("weight.")}
+        return cls(width, depth, weights, before, after)
 
-    def apply(self, images: np.ndarray, pixels: PixelSpace) -> np.ndarray:
-        """Corrected images (same shape), clipped to the pixel space's box."""
-        flat = np.asarray(images, dtype=np.float32).reshape(-1, 3)
-        hidden = np.tanh(flat @ self.hidden_weight.T + self.hidden_bias)
-        corrected = flat + hidden @ self.output_weight.T + self.output_bias
-        return pixels.clip(corrected.reshape(np.shape(images)))
+    def network(self, device: torch.device | str = "cpu") -> ResidualCNN:
+        network = ResidualCNN(self.width, self.depth)
+        network.load_state_dict({name: torch.as_tensor(value) for name, value in self.weights.items()})
+        return network.to(device).eval()
+
+    def apply(self, images: np.ndarray, pixels: PixelSpace, device: torch.device | str = "cpu") -> np.ndarray:
+        """Corrected images (same shape, N x H x W x 3 in ``pixels``), clipped to the pixel space's box."""
+        network = self.network(device)
+        with torch.no_grad():
+            corrected = network(_to_tensor(pixels.to_unit(images), device)).permute(0, 2, 3, 1).cpu().numpy()
+        return pixels.clip(pixels.from_unit(corrected))
 
 
-def _network(hidden: int, seed: int) -> torch.nn.Sequential:
+def _to_tensor(unit_images: np.ndarray, device: torch.device | str) -> torch.Tensor:
+    """N x H x W x C in [0, 1] -> float32 N x C x H x W."""
+    return torch.as_tensor(np.asarray(unit_images, np.float32), device=device).permute(0, 3, 1, 2).contiguous()
+
+
+def _loss(network: ResidualCNN, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """1 - SSIM of the clipped output, as the scorer clips a decryption."""
+    return 1.0 - ssim_torch(network(inputs).clamp(0.0, 1.0), targets).mean()
+
+
+def fit_colour(recovered: np.ndarray, truth: np.ndarray, pixels: PixelSpace, *, width: int = 32, depth: int = 4,
+               steps: int = 1000, batch: int = 64, lr: float = 2e-3, holdout: float = 0.1, seed: int = 0,
+               device: torch.device | str = "cpu", progress: Progress | None = None) -> ColourCorrection:
+    """Learn ``truth ~ x + f(x)`` on (recovered, truth) pairs in ``pixels``; Adam on minibatches, mirrored at random.
+
+    ``holdout`` of the pairs (at least one, when there are two or more) is kept out of training
+    to check the result; if the correction does not raise their SSIM, the identity is returned.
+    """
+    if len(recovered) != len(truth) or len(recovered) == 0:
+        raise ValueError(f"fit_colour needs matching, non-empty image sets, got {len(recovered)} and {len(truth)}")
+    generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    network = torch.nn.Sequential(torch.nn.Linear(3, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, 3))
-    torch.nn.init.zeros_(network[2].weight)  # starts as the identity map
-    torch.nn.init.zeros_(network[2].bias)
-    return network
-
-
-def fit_colour(recovered: np.ndarray, truth: np.ndarray, *, hidden: int = 10, steps: int = 500, lr: float = 0.01,
-               seed: int = 0) -> ColourCorrection:
-    """Fit ``truth ~ x + f(x)`` pixel by pixel (mean squared error, full-batch Adam)."""
-    inputs = torch.as_tensor(np.asarray(recovered, dtype=np.float32).reshape(-1, 3))
-    targets = torch.as_tensor(np.asarray(truth, dtype=np.float32).reshape(-1, 3))
-    network = _network(hidden, seed)
+    inputs, targets = _to_tensor(pixels.to_unit(recovered), device), _to_tensor(pixels.to_unit(truth), device)
+    order = torch.randperm(len(inputs), generator=generator).to(inputs.device)
+    held = min(max(int(round(holdout * len(inputs))), 1), len(inputs) - 1) if holdout > 0 and len(inputs) > 1 else 0
+    train, valid = order[held:], order[:held]
+    network = ResidualCNN(width, depth).to(device)
     optimiser = torch.optim.Adam(network.parameters(), lr=lr)
-    for _ in range(steps):
+    for step in (progress or iter)(range(steps)):
+        pick = train[torch.randint(len(train), (min(batch, len(train)),), generator=generator).to(inputs.device)]
+        x, y = inputs[pick], targets[pick]
+        if step % 2:  # a mirrored image is as likely as the original
+            x, y = x.flip(3), y.flip(3)
         optimiser.zero_grad()
-        loss = ((inputs + network(inputs) - targets) ** 2).mean()
-        loss.backward()
+        _loss(network, x, y).backward()
         optimiser.step()
-    first, second = network[0], network[2]
-    return ColourCorrection(first.weight.detach().numpy().copy(), first.bias.detach().numpy().copy(),
-                            second.weight.detach().numpy().copy(), second.bias.detach().numpy().copy())
+    weights = {name: value.detach().cpu().numpy().copy() for name, value in network.state_dict().items()}
+    before = after = float("nan")
+    if held:
+        with torch.no_grad():
+            before = float(ssim_torch(inputs[valid].clamp(0.0, 1.0), targets[valid]).mean())
+            after = float(ssim_torch(network(inputs[valid]).clamp(0.0, 1.0), targets[valid]).mean())
+        logger.info("colour correction: held-out simulated SSIM %.4f -> %.4f (%d images)", before, after, held)
+        if after <= before:
+            logger.warning("colour correction did not help on held-out simulated images; keeping the identity")
+            weights = {name: value.detach().cpu().numpy().copy()
+                       for name, value in ResidualCNN(width, depth).state_dict().items()}
+    return ColourCorrection(width, depth, weights, before, after)
 
 
-__all__ = ["ColourCorrection", "fit_colour"]
+__all__ = ["ColourCorrection", "ResidualCNN", "fit_colour"]

@@ -6,6 +6,7 @@ images to mix in) and returns an :class:`ImageSet` chosen deterministically from
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Literal, Protocol
 
@@ -43,6 +44,21 @@ def parse_source(spec: str, role: Role) -> DataSource:
     if kind not in SOURCE_KINDS:
         raise ConfigError(f"unknown data source {spec!r}; use one of: " + ", ".join(f"{k}:PATH" if k != "embedded" else k for k in SOURCE_KINDS))
     return SOURCE_KINDS[kind](path if sep else None, role)
+
+
+def absolute_source(spec: str, base: str | os.PathLike[str] | None = None) -> str:
+    """``spec`` with a relative PATH made absolute against ``base`` (default: the working directory).
+
+    A spec's path means what it means where the user typed it; attacks run in a child process
+    with its own working directory, so the runner hands them absolute paths.
+    """
+    kind, sep, rest = spec.partition(":")
+    if not sep or not rest:
+        return spec
+    path, mark, query = rest.partition("?")
+    if not path or os.path.isabs(path):
+        return spec
+    return f"{kind}:{os.path.abspath(os.path.join(base or os.getcwd(), path))}{mark}{query}"
 
 
 def _import_loaders() -> None:

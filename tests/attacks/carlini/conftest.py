@@ -28,7 +28,8 @@ SMALL = {"n": 20, "T": 20, "pool_size": 200}
 SEED = 11
 #: Cheap whole-attack settings (in-process ~7-9 s on one thread; a run with the defaults but
 #: aux_images=12 reaches about the same Max_SSIM in ~13 s).
-FAST = {"aux_images": 10, "aux_T": 10, "em_iterations": 10, "refine_rounds": 1, "threads": 1}
+FAST = {"aux_images": 10, "aux_T": 10, "em_iterations": 10, "refine_rounds": 1, "threads": 1,
+        "colour_steps": 100, "colour_width": 16}
 #: The auxiliary simulations the stage tests learn from: 12 embedded tiles x 20 epochs each.
 AUX_IMAGES, AUX_T = 12, 20
 

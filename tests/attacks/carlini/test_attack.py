@@ -142,7 +142,7 @@ def test_end_to_end_isolated_scored_and_resumed(small_dir: Path, tmp_path: Path,
 @pytest.mark.slow
 def test_default_settings_on_the_small_challenge(small_encoded: EncodedChallenge, facts: Facts,
                                                  true_slots: np.ndarray) -> None:
-    """The defaults (100 auxiliary images, 4 refinement rounds), in process, judged stage by stage (70-85 s)."""
+    """The defaults (100 auxiliary images, 4 refinement rounds), in process, judged stage by stage (~110 s)."""
     from instahide_bench.attacks.carlini.truth import assignment_quality, image_ssim, majority_map
 
     challenge = small_encoded.public_view()
@@ -154,9 +154,11 @@ def test_default_settings_on_the_small_challenge(small_encoded: EncodedChallenge
     quality = assignment_quality(facts.slots, slot_image, true_slots, facts.num_private)
     mapping = majority_map(slot_image, true_slots, facts.num_private)
     per_image = image_ssim(result.recovered, small_encoded.key.private, mapping, challenge.pixels)
-    # measured: Max_SSIM 0.62 (zero 0.41), purity 0.78, per-image SSIM 0.63, simulated pair AUC 0.67
-    assert scores.max_ssim > floor.max_ssim + 0.15
+    # measured: Max_SSIM 0.72 (zero 0.41; 0.62 before the CNN colour step), purity 0.80, per-image SSIM 0.70,
+    # simulated pair AUC 0.67, colour network's held-out simulated SSIM 0.78 -> 0.87
+    assert scores.max_ssim > floor.max_ssim + 0.22
     assert quality.purity > 0.7 and quality.distinct_images >= 17
-    assert np.nanmean(per_image) > 0.55
+    assert np.nanmean(per_image) > 0.62
+    assert result.info["colour_heldout_ssim"]["after"] > result.info["colour_heldout_ssim"]["before"]
     assert result.info["pair_auc_simulated"] > 0.62
     assert 1 <= len(result.info["rounds"]) <= 4 and result.info["epoch_structure"]
