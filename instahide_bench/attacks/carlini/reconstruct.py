@@ -38,6 +38,7 @@ from ..mixup_sign_recovery.sign_sync import (
     noise_variance,
     posterior_mixtures,
     relative_sign_evidence,
+    sign_graph,
 )
 from ..mixup_sign_recovery.signs import prior_signs
 
@@ -74,18 +75,6 @@ def moment_magnitudes(magnitude: np.ndarray, assignment: Assignment, num_images:
     squared = Assignment(assignment.images, assignment.coefficients**2)
     power, _ = solve_images(magnitude.astype(np.float64) ** 2, squared, num_images, public_weight**2)
     return np.sqrt(np.clip(power, 0.0, None))
-
-
-def sign_graph(evidence: np.ndarray, assignment: Assignment, num_images: int) -> torch.Tensor:
-    """Per pixel, the n x n matrix of summed relative-sign evidence (P x n x n, float64)."""
-    first, second = assignment.images[:, 0], assignment.images[:, 1]
-    distinct = first != second
-    pixels = evidence.shape[1]
-    graph = torch.zeros(pixels, num_images * num_images, dtype=torch.float64)
-    values = torch.as_tensor(np.ascontiguousarray(evidence[distinct].T))
-    graph.index_add_(1, torch.as_tensor(first[distinct] * num_images + second[distinct]), values)
-    graph.index_add_(1, torch.as_tensor(second[distinct] * num_images + first[distinct]), values)
-    return graph.reshape(pixels, num_images, num_images)
 
 
 def synchronise_discrete(graph: torch.Tensor, iterations: int) -> torch.Tensor:

@@ -51,13 +51,11 @@ class Simulation:
         return [np.flatnonzero((self.private_index == j).any(axis=1)) for j in range(self.num_private)]
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {name: getattr(self, name) for name in ("encryption", "labels", "private", "private_index",
-                                                          "coefficients", "private_labels")}
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Simulation:
-        return cls(**{name: arrays[name] for name in ("encryption", "labels", "private", "private_index",
-                                                        "coefficients", "private_labels")})
+        return cls(**{field.name: arrays[field.name] for field in dataclasses.fields(cls)})
 
 
 def simulation_config(params: dict[str, Any], n: int, T: int, pool: int = SIMULATION_POOL) -> InstaHideConfig:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg
+import torch
 
 from .demix import Assignment
 
@@ -53,14 +54,25 @@ def relative_sign_evidence(magnitude: np.ndarray, assignment: Assignment, image_
     return np.clip(evidence, -MAX_ROW_EVIDENCE, MAX_ROW_EVIDENCE)
 
 
-def synchronise(evidence: np.ndarray, assignment: Assignment, start: np.ndarray, iterations: int = 30) -> np.ndarray:
-    """Signs (n x D) maximising, per pixel, the summed pairwise evidence (power iteration from ``start``)."""
-    num_images, pixels = start.shape
+def sign_graph(evidence: np.ndarray, assignment: Assignment, num_images: int) -> torch.Tensor:
+    """Per pixel, the n x n matrix of summed relative-sign evidence (P x n x n, float64, symmetric).
+
+    Rows that hold one image twice say nothing about relative signs and are left out.
+    """
     first, second = assignment.images[:, 0], assignment.images[:, 1]
     distinct = first != second
-    graph = np.zeros((pixels, num_images, num_images))
-    np.add.at(graph, (slice(None), first[distinct], second[distinct]), evidence[distinct].T)
-    graph += graph.transpose(0, 2, 1)
+    pixels = evidence.shape[1]
+    graph = torch.zeros(pixels, num_images * num_images, dtype=torch.float64)
+    values = torch.as_tensor(np.ascontiguousarray(evidence[distinct].T, dtype=np.float64))
+    graph.index_add_(1, torch.as_tensor(first[distinct] * num_images + second[distinct]), values)
+    graph.index_add_(1, torch.as_tensor(second[distinct] * num_images + first[distinct]), values)
+    return graph.reshape(pixels, num_images, num_images)
+
+
+def synchronise(evidence: np.ndarray, assignment: Assignment, start: np.ndarray, iterations: int = 30) -> np.ndarray:
+    """Signs (n x D) maximising, per pixel, the summed pairwise evidence (power iteration from ``start``)."""
+    num_images = start.shape[0]
+    graph = sign_graph(evidence, assignment, num_images).numpy()
     vectors = start.T.astype(np.float64)
     for _ in range(iterations):
         vectors = np.einsum("pij,pj->pi", graph, vectors)
@@ -135,5 +147,6 @@ __all__ = [
     "posterior_mixtures",
     "relative_sign_evidence",
     "synchronise",
+    "sign_graph",
     "synchronise_image_signs",
 ]

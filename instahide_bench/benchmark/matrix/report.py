@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..io import write_bytes_atomic, write_text_atomic
 from .run import CellResult, MatrixResult
+from .spec import base_label
 
 REPORT_FILE = "report.html"
 FIGURES_DIR = "report-figures"
@@ -46,7 +47,7 @@ def curves(result: MatrixResult, param: str) -> dict[str, list[tuple[float, floa
         if cell.max_ssim is None or challenge is None or param not in challenge.params:
             continue
         others = tuple(sorted((k, str(v)) for k, v in challenge.params.items() if k != param and k not in _DERIVED))
-        base = challenge.encoder.split("[")[0]
+        base = base_label(challenge.encoder)
         groups[f"{cell.attack} on {base}|{others}"].append((float(challenge.params[param]), cell.max_ssim))
     return {name.split("|")[0]: sorted(points) for name, points in sorted(groups.items())
             if len({x for x, _ in points}) >= 2}

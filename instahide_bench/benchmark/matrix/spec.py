@@ -36,6 +36,11 @@ from ..errors import ConfigError, InputFileError
 DEFAULT_SOURCE = "embedded"
 
 
+def base_label(label: str) -> str:
+    """The variant a swept encoder label came from: ``weak-cross[T=5]`` -> ``weak-cross``."""
+    return label.split("[", 1)[0]
+
+
 @dataclass(frozen=True)
 class EncoderVariant:
     """A preset with overrides; ``seed`` pins a legacy-seeded encoder (None: drawn from the OS)."""
@@ -61,7 +66,7 @@ class AttackVariant:
     only: tuple[str, ...] = ()
 
     def applies_to(self, encoder_label: str) -> bool:
-        return not self.only or encoder_label.split("[", 1)[0] in self.only or encoder_label in self.only
+        return not self.only or base_label(encoder_label) in self.only or encoder_label in self.only
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,7 @@ class MatrixSpec:
             duplicates = sorted({label for label in labels if labels.count(label) > 1})
             if duplicates:
                 raise ConfigError(f"{kind} label(s) used twice: {', '.join(duplicates)}")
-        known = {e.label for e in self.encoders} | {e.label.split("[", 1)[0] for e in self.encoders}
+        known = {e.label for e in self.encoders} | {base_label(e.label) for e in self.encoders}
         for attack in self.attacks:
             unknown = sorted(set(attack.only) - known)
             if unknown:
