@@ -27,7 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
+
 import subprocess
 import sys
 import tempfile
@@ -68,9 +68,10 @@ def run_one(challenge_dir: Path, workdir: Path, overrides: dict[str, str], seed:
     from instahide_bench.attacks import ATTACKS, AttackContext
     from instahide_bench.attacks.carlini.attack import read_facts
     from instahide_bench.attacks.carlini.truth import assignment_quality, image_ssim, majority_map, true_slot_images
-    from instahide_bench.benchmark.challenge import load_challenge, load_key
-    from instahide_bench.benchmark.config import apply_overrides
-    from instahide_bench.benchmark.scoring import score_decryption
+    from instahide_bench.core.challenge import load_challenge, load_key
+    from instahide_bench.core.config import apply_overrides
+    from instahide_bench.core.resources import peak_memory_bytes
+    from instahide_bench.core.scoring import score_decryption
 
     challenge = load_challenge(challenge_dir)
     attack_cls = ATTACKS.get("carlini-graph")
@@ -80,7 +81,7 @@ def run_one(challenge_dir: Path, workdir: Path, overrides: dict[str, str], seed:
     clock = time.perf_counter()
     result = attack_cls(config).run(challenge, context)
     seconds = time.perf_counter() - clock
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = peak_memory_bytes()
 
     key = load_key(challenge_dir, challenge.num_rows)
     scores = score_decryption(challenge, key, result.decryption).scores

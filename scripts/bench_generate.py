@@ -30,7 +30,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
         os.environ["INSTAHIDE_BENCH_CACHE"] = cache  # a cold cache for the first build
-        from instahide_bench.benchmark.data import parse_source
+        from instahide_bench.core.data import parse_source
         from instahide_bench.benchmark.generate import generate
         from instahide_bench.encoders import get_preset
 

@@ -37,9 +37,9 @@ from instahide_bench.attacks.prng_seed_search import (
     SeedTarget,
     search_seeds,
 )
-from instahide_bench.benchmark.challenge import load_challenge, load_key
+from instahide_bench.core.challenge import load_challenge, load_key
 from instahide_bench.benchmark.generate import generate
-from instahide_bench.benchmark.scoring import score_decryption
+from instahide_bench.core.scoring import score_decryption
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CIFAR_DIR = SHARED_DATA / "cifar10-subset" / "cifar-10-batches-py"

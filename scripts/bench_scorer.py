@@ -19,16 +19,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import resource
+
 import time
 import tracemalloc
 
 import numpy as np
 
-from instahide_bench.benchmark.challenge import ChallengeKey, EncodedChallenge, PublicChallenge
-from instahide_bench.benchmark.data.base import ImageSet
-from instahide_bench.benchmark.metric import l2, ssim_reference, to_unit_images
-from instahide_bench.benchmark.scoring import ScoreResult, score_decryption, scored_images
+from instahide_bench.core.challenge import ChallengeKey, EncodedChallenge, PublicChallenge
+from instahide_bench.core.data.base import ImageSet
+from instahide_bench.core.metric import l2, ssim_reference, to_unit_images
+from instahide_bench.core.resources import peak_memory_bytes
+from instahide_bench.core.scoring import ScoreResult, score_decryption, scored_images
 from instahide_bench.encoders import get_preset
 
 PRIVATE_IMAGES = 100
@@ -38,7 +39,7 @@ POOL_SIZE = 200
 def images(count: int, role: str, seed: int) -> ImageSet:
     """Photographs from the embedded source, else smooth random images (same shapes and types)."""
     try:
-        from instahide_bench.benchmark.data import parse_source
+        from instahide_bench.core.data import parse_source
 
         return parse_source("embedded", role).load(count, seed)  # type: ignore[arg-type]
     except Exception as exc:  # the data loaders are optional for a timing run
@@ -135,7 +136,7 @@ def main() -> None:
               f"(projected from E={args.rows}: {ours * args.large_rows / args.rows:.2f} s), "
               f"peak traced memory while scoring {large_peak / 2**20:.1f} MiB "
               f"(decryption itself {decryption.nbytes / 2**20:.0f} MiB)")
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+    rss = peak_memory_bytes() / 2**20
     print(f"process peak RSS (inputs included): {rss:.0f} MiB")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from instahide_bench.benchmark.challenge import EncodedChallenge, write_challenge
+from instahide_bench.core.challenge import EncodedChallenge, write_challenge
 from instahide_bench.benchmark.generate import build_challenge
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

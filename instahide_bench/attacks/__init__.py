@@ -6,8 +6,8 @@ never imports the others. Third-party attacks arrive through the entry-point gro
 ``instahide_bench.attacks``.
 """
 
-from . import baselines  # noqa: F401  (registers zero, abs-rescale)
-from .base import ATTACKS, Attack, AttackContext, AttackResult
+from instahide_bench.attacks import baselines  # noqa: F401  (registers zero, abs-rescale)
+from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult
 
 ATTACKS.add_lazy("carlini-graph", "instahide_bench.attacks.carlini.attack:CarliniGraphAttack")
 ATTACKS.add_lazy("mixup-sign-recovery", "instahide_bench.attacks.mixup_sign_recovery.attack:MixupSignRecoveryAttack")

@@ -6,28 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..benchmark.challenge import PublicChallenge
-from ..benchmark.pixels import PixelSpace
-from .base import ATTACKS, Attack, AttackContext, AttackResult
+from instahide_bench.core.challenge import PublicChallenge
+from instahide_bench.attacks.common.rescale import abs_rescaled
+from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult
 
 
 @dataclass(frozen=True)
 class NoConfig:
     """These baselines take no parameters."""
-
-
-def abs_rescaled(encryption: np.ndarray, pixels: PixelSpace) -> np.ndarray:
-    """|e| with each row's values stretched linearly onto the pixel space's valid box.
-
-    |e| removes the sign mask exactly when every mixture is non-negative; elsewhere it is the
-    cheapest guess there is. Stretching each row to span the box undoes the shrinking effect of
-    mixing (coefficients sum to one), which is all a per-row affine map can do.
-    """
-    magnitude = np.abs(encryption.astype(np.float32, copy=False))
-    low = magnitude.min(axis=(1, 2, 3), keepdims=True)
-    span = magnitude.max(axis=(1, 2, 3), keepdims=True) - low
-    unit = (magnitude - low) / np.where(span > 0, span, 1.0)
-    return pixels.from_unit(unit)
 
 
 @ATTACKS.register("zero")

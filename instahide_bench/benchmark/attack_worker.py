@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import resource
 import sys
 import time
 import traceback
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from instahide_bench.core.resources import peak_memory_bytes
 
 
 @dataclass(frozen=True)
@@ -42,24 +43,17 @@ class WorkerJob:
         return cls(**json.loads(path.read_text(encoding="utf-8")))
 
 
-def _peak_rss_bytes() -> int:
-    """Peak resident memory of this process and its waited-for children (Linux reports KiB)."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return int(max(own, children) * 1024)
-
-
 def run_job(job: WorkerJob) -> None:
-    from .isolation import install_guard
+    from instahide_bench.benchmark.isolation import install_guard
 
     install_guard(job.forbidden)
 
     import torch
 
-    from ..attacks import ATTACKS, AttackContext
-    from .challenge import check_finite, load_challenge
-    from .config import config_from_dict
-    from .io import save_npy_atomic, write_json_atomic
+    from instahide_bench.attacks import ATTACKS, AttackContext
+    from instahide_bench.core.challenge import check_finite, load_challenge
+    from instahide_bench.core.config import config_from_dict
+    from instahide_bench.core.io import save_npy_atomic, write_json_atomic
 
     staging = Path(job.staging_dir)
     challenge = load_challenge(job.public_dir)
@@ -90,7 +84,7 @@ def run_job(job: WorkerJob) -> None:
             "message": result.message,
             "info": _jsonable(result.info),
             "runtime_seconds": runtime,
-            "peak_rss_bytes": _peak_rss_bytes(),
+            "peak_rss_bytes": peak_memory_bytes(children=True),
         },
     )
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..encoders.presets import get_preset
-from .challenge import EncodedChallenge, write_challenge
-from .data import parse_source
+from instahide_bench.encoders.presets import get_preset
+from instahide_bench.core.challenge import EncodedChallenge, write_challenge
+from instahide_bench.core.data import parse_source
 
 logger = logging.getLogger(__name__)
 

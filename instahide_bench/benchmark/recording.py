@@ -10,13 +10,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .challenge import load_challenge, load_key
-from .provenance import Provenance, hardware_info, scoring_versions, utc_now_iso
-from .scoring import score_decryption
-from .submission import load_decryption
+from instahide_bench.core.challenge import load_challenge, load_key
+from instahide_bench.core.provenance import Provenance, hardware_info, scoring_versions, utc_now_iso
+from instahide_bench.core.scoring import score_decryption
+from instahide_bench.core.submission import load_decryption
 
 if TYPE_CHECKING:
-    from .runner import RunReport
+    from instahide_bench.benchmark.runner import RunReport
 
 
 def record_run(
@@ -37,7 +37,7 @@ def record_run(
     report.scores = result.scores.to_json()
     if not record:
         return
-    from .leaderboard import AttackInfo, GridSource, measured_entry, record_entry
+    from instahide_bench.benchmark.leaderboard import AttackInfo, GridSource, measured_entry, record_entry
 
     attack = AttackInfo(report.attack, report.attack_version, report.config, report.complexity)
     provenance = Provenance(hardware=hardware_info(), versions=scoring_versions(), date=utc_now_iso(),

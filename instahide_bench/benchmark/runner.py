@@ -23,11 +23,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .challenge import KEY_DIR, copy_public_files, load_challenge
-from .config import apply_overrides, config_to_dict, resolve_data_sources
-from .errors import InstaHideBenchError, ResourceLimitError
-from .io import read_json, write_json_atomic
-from .isolation import subprocess_env
+from instahide_bench.core.challenge import KEY_DIR, copy_public_files, load_challenge
+from instahide_bench.core.config import apply_overrides, config_to_dict, resolve_data_sources
+from instahide_bench.core.errors import InstaHideBenchError, ResourceLimitError
+from instahide_bench.core.io import read_json, write_json_atomic
+from instahide_bench.benchmark.isolation import subprocess_env
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def run_attack(
     command_line: str | None = None,
 ) -> RunReport:
     """Run ``attack_name`` on the challenge in ``challenge_dir``; write its outputs to ``out_dir``."""
-    from ..attacks import ATTACKS
+    from instahide_bench.attacks import ATTACKS
 
     challenge_dir, out_dir = Path(challenge_dir).resolve(), Path(out_dir).resolve()
     challenge = load_challenge(challenge_dir)  # validates the public files before any work
@@ -256,7 +256,7 @@ def _score_and_record(
     entry_name: str | None,
     command_line: str | None,
 ) -> None:
-    from .recording import record_run
+    from instahide_bench.benchmark.recording import record_run
 
     record_run(report, challenge_dir, out_dir / "decryption.npy", record=record, leaderboard_root=leaderboard_root,
                entry_name=entry_name, command_line=command_line or shlex.join(sys.argv))

@@ -1,7 +1,7 @@
 """Challenge generators: the InstaHide family and its named presets."""
 
-from .base import ENCODERS, Encoder
-from .instahide import InstaHideConfig, InstaHideEncoder
-from .presets import PRESETS, Preset, get_preset
+from instahide_bench.core.encoder import ENCODERS, Encoder
+from instahide_bench.encoders.instahide import InstaHideConfig, InstaHideEncoder
+from instahide_bench.encoders.presets import PRESETS, Preset, get_preset
 
 __all__ = ["ENCODERS", "Encoder", "InstaHideConfig", "InstaHideEncoder", "PRESETS", "Preset", "get_preset"]

@@ -1,179 +1,15 @@
-"""The InstaHide family as one parametrised encoder (SPEC §1, §3).
+"""The ``instahide`` encoder: the InstaHide scheme of :mod:`instahide_bench.core.instahide` as a plugin.
 
-Per epoch t = 0..T-1, with the whole private set as one batch, the draws come in the
-order of the 2020 challenge (SPEC §3.1), whatever the RNG kind:
-
-1. ``order = randperm(n)``: the data loader's shuffle;
-2. cross-dataset with epoch reuse: ``pool_perm = randperm(P)``, the epoch's public batch is
-   the first n pool images in that order;
-3. the coefficients (numpy-style first draw for the batch, then row-by-row redraws);
-4. for slot i = 2..k: ``idx_i = randperm(n)``; private slots take ``batch[idx_i]``, public
-   slots ``public_batch[idx_i]``;
-5. ``mask = randint(2, (n, 3, 32, 32)) * 2 - 1`` (NCHW), applied and stored NHWC.
-
-With ``public_reuse="fresh"`` every public slot of every row takes a patch no other slot
-uses (the authors' suggested mitigation), drawn from one permutation of the pool.
+One parametrised encoder covers the whole family (inside- and cross-dataset, Mixup-only when
+the mask is off); the named presets in :mod:`.presets` are configurations of it.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields
-from typing import Any, Literal
-
-import numpy as np
-
-from ..benchmark.challenge import ChallengeKey, EncodedChallenge
-from ..benchmark.config import param
-from ..benchmark.data.base import ImageSet
-from ..benchmark.errors import ConfigError
-from ..benchmark.pixels import PIXEL_SPACES, get_pixel_space
-from ..benchmark.progress import progress
-from .base import ENCODERS, Encoder
-from .rng import RNG_KINDS, EncoderRNG, fresh_seed, make_rng
-
-logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class InstaHideConfig:
-    """Parameters of an InstaHide-style encoder. All of them are public (written to challenge.json)."""
-
-    mode: Literal["cross", "inside"] = param("cross", "cross: public images fill the slots after the private ones; inside: every slot is private")
-    k: int = param(6, "images mixed into each encryption")
-    private_slots: int = param(2, "private images per encryption (cross-dataset; inside-dataset uses all k)")
-    upper: float = param(0.65, "largest coefficient allowed; rows above are redrawn")
-    dom: float | None = param(0.3, "cross-dataset: smallest total weight of the two private images; None disables")
-    T: int = param(50, "encryptions per private image (epochs)")
-    n: int = param(100, "private images")
-    pool_size: int = param(5000, "public pool size P (cross-dataset, public_reuse=epoch)")
-    public_reuse: Literal["epoch", "fresh"] = param("epoch", "epoch: the first n of a fresh pool permutation per epoch, each used k-2 times; fresh: a new patch for every public slot")
-    pixels: str = param("[-1,1]", "pixel space: " + ", ".join(PIXEL_SPACES))
-    mask: bool = param(True, "apply the random +-1 sign mask (per pixel and channel)")
-    rng: Literal["legacy-seeded", "secure"] = param("legacy-seeded", "legacy-seeded: numpy RandomState + torch Generator from one seed; secure: OS entropy")
-    seed_bits: int = param(32, "legacy-seeded: bits of the seed drawn when none is given")
-
-    @property
-    def slots_private(self) -> int:
-        return self.k if self.mode == "inside" else self.private_slots
-
-    @property
-    def effective_dom(self) -> float | None:
-        return self.dom if self.mode == "cross" else None
-
-    @property
-    def num_rows(self) -> int:
-        return self.n * self.T
-
-    def validate(self) -> None:
-        if self.mode not in ("cross", "inside"):
-            raise ConfigError(f"mode must be cross or inside, got {self.mode!r}")
-        if self.k < 2:
-            raise ConfigError(f"k must be at least 2, got {self.k}")
-        if self.mode == "cross" and not 2 <= self.private_slots <= self.k:
-            raise ConfigError(f"private_slots must lie in [2, k={self.k}], got {self.private_slots}")
-        if not 0 < self.upper <= 1 or self.k * self.upper < 1:
-            raise ConfigError(f"upper={self.upper} is unsatisfiable with k={self.k} (need 1/k <= upper <= 1)")
-        if self.effective_dom is not None and not 0 <= self.effective_dom <= 1:
-            raise ConfigError(f"dom must lie in [0, 1], got {self.dom}")
-        if self.n < 2 or self.T < 1:
-            raise ConfigError(f"need n >= 2 and T >= 1, got n={self.n}, T={self.T}")
-        if self.mode == "cross" and self.public_reuse == "epoch" and self.slots_private < self.k and self.pool_size < self.n:
-            raise ConfigError(f"pool_size={self.pool_size} must be at least n={self.n} (each epoch takes n pool images)")
-        if self.pixels not in PIXEL_SPACES:
-            raise ConfigError(f"unknown pixels {self.pixels!r}; known: {', '.join(PIXEL_SPACES)}")
-        if self.rng not in RNG_KINDS:
-            raise ConfigError(f"unknown rng {self.rng!r}; known: {', '.join(RNG_KINDS)}")
-        if not 1 <= self.seed_bits <= 32:
-            raise ConfigError(f"seed_bits must lie in [1, 32], got {self.seed_bits}")
-
-    @classmethod
-    def from_public_params(cls, params: dict[str, Any]) -> InstaHideConfig:
-        """Rebuild the config from challenge.json's ``params`` (derived entries are ignored)."""
-        names = {f.name for f in fields(cls)}
-        values = {k: v for k, v in params.items() if k in names and v is not None}
-        return cls(**values)
-
-    def public_params(self) -> dict[str, Any]:
-        """What challenge.json publishes: every parameter, plus derived sizes."""
-        params = asdict(self)
-        params["private_slots"] = self.slots_private
-        params["dom"] = self.effective_dom
-        params["num_rows"] = self.num_rows
-        params["pool_size"] = self.pool_size if self.public_reuse == "epoch" else None
-        if self.mode == "inside":
-            params["public_reuse"] = None
-        return params
-
-
-@dataclass(frozen=True)
-class EpochPlan:
-    """Every random choice of one epoch: who is mixed with whom, with which weights and signs.
-
-    Rows of the epoch are the n batch positions. ``private`` holds private-set indices per
-    private slot (column 0 is the image the row encrypts), ``public`` pool indices per public
-    slot, ``coefficients`` all k weights, ``mask`` the NHWC +-1 mask (None when off).
-    """
-
-    private: np.ndarray
-    public: np.ndarray
-    coefficients: np.ndarray
-    mask: np.ndarray | None
-
-
-def plan_epochs(cfg: InstaHideConfig, rng: EncoderRNG) -> Iterator[EpochPlan]:
-    """The epochs' random choices, drawn in the order of the module docstring.
-
-    Shared by the encoder and by anyone who replays a seeded challenge (the PRNG attack):
-    the draw order lives here and nowhere else.
-    """
-    n, k, m = cfg.n, cfg.k, cfg.slots_private
-    public_slots = k - m
-    fresh_order = None
-    if public_slots and cfg.public_reuse == "fresh":
-        fresh_order = rng.randperm(cfg.num_rows * public_slots)
-    for t in range(cfg.T):
-        order = rng.randperm(n)
-        if public_slots and cfg.public_reuse == "epoch":
-            public_batch = rng.randperm(cfg.pool_size)[:n]
-        coefficients = rng.coefficients(n, k, cfg.upper, cfg.effective_dom)
-        private_cols, public_cols = [order], []
-        for slot in range(1, k):
-            idx = rng.randperm(n)
-            if slot < m:
-                private_cols.append(order[idx])
-            elif fresh_order is None:
-                public_cols.append(public_batch[idx])
-            else:
-                first = (t * public_slots + slot - m) * n
-                public_cols.append(fresh_order[first : first + n][idx])
-        mask = rng.sign_mask((n, 3, 32, 32)).transpose(0, 2, 3, 1) if cfg.mask else None
-        public = np.stack(public_cols, axis=1) if public_cols else np.empty((n, 0), dtype=np.int64)
-        yield EpochPlan(np.stack(private_cols, axis=1), public, coefficients, mask)
-
-
-def mix(plan: EpochPlan, images: np.ndarray, pool: np.ndarray | None) -> np.ndarray:
-    """The encryptions of one epoch: the float32 weighted sum over slots, times the mask."""
-    lam32 = plan.coefficients.astype(np.float32)
-    m = plan.private.shape[1]
-    mixture = lam32[:, 0, None, None, None] * images[plan.private[:, 0]]
-    for slot in range(1, lam32.shape[1]):
-        source = images[plan.private[:, slot]] if slot < m else pool[plan.public[:, slot - m]]  # type: ignore[index]
-        mixture += lam32[:, slot, None, None, None] * source
-    if plan.mask is not None:
-        mixture *= plan.mask
-    return mixture
-
-
-def mixed_labels(plan: EpochPlan, private_labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """The released label rows: sum over private slots of float32(lambda_i) * onehot(y_i)."""
-    lam32 = plan.coefficients.astype(np.float32)
-    labels = np.zeros((plan.private.shape[0], num_classes), dtype=np.float32)
-    rows = np.arange(plan.private.shape[0])
-    for slot in range(plan.private.shape[1]):
-        labels[rows, private_labels[plan.private[:, slot]]] += lam32[:, slot]
-    return labels
+from instahide_bench.core.challenge import EncodedChallenge
+from instahide_bench.core.data.base import ImageSet
+from instahide_bench.core.encoder import ENCODERS, Encoder
+from instahide_bench.core.instahide import InstaHideConfig, encode, required_public
 
 
 @ENCODERS.register("instahide")
@@ -186,58 +22,11 @@ class InstaHideEncoder(Encoder):
     config: InstaHideConfig
 
     def required_public(self) -> int:
-        cfg = self.config
-        public_slots = cfg.k - cfg.slots_private
-        if public_slots == 0:
-            return 0
-        return cfg.pool_size if cfg.public_reuse == "epoch" else cfg.num_rows * public_slots
+        return required_public(self.config)
 
     def encode(self, private: ImageSet, public: ImageSet | None = None, *, seed: int | None = None) -> EncodedChallenge:
-        """Encrypt the ``n`` private images ``T`` times each; see the module docstring for the draw order."""
-        cfg = self.config
-        n = cfg.n
-        if len(private) != n:
-            raise ConfigError(f"the encoder is configured for n={n} private images but got {len(private)}")
-        needed_public = self.required_public()
-        if needed_public and (public is None or len(public) < needed_public):
-            have = 0 if public is None else len(public)
-            raise ConfigError(f"this configuration needs {needed_public} public images, the public source gave {have}")
-        if cfg.rng == "legacy-seeded" and seed is None:
-            seed = fresh_seed(cfg.seed_bits)
-        if cfg.rng == "secure" and seed is not None:
-            raise ConfigError("a secure encoder takes no seed (its randomness comes from the OS); use rng=legacy-seeded")
-        space = get_pixel_space(cfg.pixels)
-        images = space.from_uint8(private.images)
-        pool = space.from_uint8(public.images[:needed_public]) if needed_public and public is not None else None
+        """Encrypt the ``n`` private images ``T`` times each (draw order: :mod:`instahide_bench.core.instahide.scheme`)."""
+        return encode(self.config, private, public, seed=seed, encoder=self.name, encoder_version=self.version)
 
-        plans = plan_epochs(cfg, make_rng(cfg.rng, seed))
-        epochs = [
-            (mix(plan, images, pool), mixed_labels(plan, private.labels, len(private.class_names)), plan)
-            for plan in progress(plans, desc=f"encoding ({cfg.mode}, k={cfg.k})", total=cfg.T, unit="epoch")
-        ]
-        key = ChallengeKey(
-            private=images,
-            private_labels=private.labels,
-            private_index=np.concatenate([plan.private for _, _, plan in epochs]),
-            coefficients=np.concatenate([plan.coefficients for _, _, plan in epochs]),
-            public_index=np.concatenate([plan.public for _, _, plan in epochs]) if needed_public
-            else np.full((cfg.num_rows, 0), -1, dtype=np.int64),
-            epoch=np.repeat(np.arange(cfg.T, dtype=np.int64), n),
-            seed=seed,
-            public=pool,
-            provenance={
-                "private_ids": private.ids.tolist(),
-                "public_ids": public.ids[:needed_public].tolist() if pool is not None and public is not None else [],
-            },
-        )
-        logger.info("encoded %d rows (n=%d, T=%d, k=%d, %s, rng=%s)", cfg.num_rows, n, cfg.T, cfg.k, cfg.mode, cfg.rng)
-        return EncodedChallenge(
-            encryption=np.concatenate([enc for enc, _, _ in epochs]),
-            labels=np.concatenate([lab for _, lab, _ in epochs]),
-            class_names=list(private.class_names),
-            encoder=self.name,
-            encoder_version=self.version,
-            params=cfg.public_params(),
-            pixels=space,
-            key=key,
-        )
+
+__all__ = ["InstaHideConfig", "InstaHideEncoder"]

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..benchmark.config import apply_overrides
-from ..benchmark.errors import ConfigError
-from .base import ENCODERS, Encoder
-from .instahide import InstaHideConfig
+from instahide_bench.core.config import apply_overrides
+from instahide_bench.core.errors import ConfigError
+from instahide_bench.core.encoder import ENCODERS, Encoder
+from instahide_bench.core.instahide import InstaHideConfig
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from instahide_bench.attacks import ATTACKS
-from instahide_bench.benchmark.errors import ResourceLimitError
+from instahide_bench.core.errors import ResourceLimitError
 from instahide_bench.benchmark.runner import AttackRunError, RunOptions, run_attack
 
 PLUGIN_SOURCE = textwrap.dedent(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from instahide_bench.benchmark.errors import ConfigError
+from instahide_bench.core.errors import ConfigError
 from instahide_bench.encoders import PRESETS, get_preset
-from instahide_bench.encoders.coefficients import draw_coefficients
+from instahide_bench.core.instahide.coefficients import draw_coefficients
 from tests.conftest import TINY, tiny_encoded
 
 
@@ -175,7 +175,7 @@ def test_invalid_configs_are_refused_with_a_message(override: dict, message: str
 
 
 def test_too_few_public_images_is_a_clear_error() -> None:
-    from instahide_bench.benchmark.data.base import ImageSet
+    from instahide_bench.core.data.base import ImageSet
 
     private = ImageSet(np.zeros((12, 32, 32, 3), np.uint8), np.zeros(12, int), ("a",), "test")
     public = ImageSet(np.zeros((5, 32, 32, 3), np.uint8), np.zeros(5, int), ("p",), "test")

@@ -35,9 +35,9 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from .magnitude import laplacian_highpass, whiten
-from .reconstruct import Reconstruction
-from .slots import Slots
+from instahide_bench.attacks.carlini.magnitude import laplacian_highpass, whiten
+from instahide_bench.attacks.carlini.reconstruct import Reconstruction
+from instahide_bench.attacks.carlini.slots import Slots
 
 Progress = Callable[[Iterable[int]], Iterator[int]]
 

@@ -25,20 +25,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...benchmark.challenge import PublicChallenge
-from ...benchmark.config import param
-from ...benchmark.errors import ConfigError
-from ..base import ATTACKS, Attack, AttackContext, AttackResult
-from ..mixup_sign_recovery.labels import LabelStructure, estimate_class_sizes, parse_labels
-from .assignment import confidence, decryption_slots, reassign, score_slots
-from .cache import cached, fingerprint
-from .clustering import cluster_all
-from .colour import ColourCorrection, fit_colour
-from .magnitude import magnitude, zca_kernel
-from .reconstruct import Reconstruction, ReconstructSettings, reconstruct
-from .similarity import NeighbourGraph, neighbour_graph, pair_auc, train_embedding
-from .simulate import Simulation, simulate_from_sources
-from .slots import Slots, slots_from_labels, true_slot_images
+from instahide_bench.core.challenge import PublicChallenge
+from instahide_bench.core.config import param
+from instahide_bench.core.errors import ConfigError
+from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult
+from instahide_bench.attacks.common.labels import LabelStructure, estimate_class_sizes, parse_labels
+from instahide_bench.attacks.carlini.assignment import confidence, decryption_slots, reassign, score_slots
+from instahide_bench.attacks.carlini.cache import cached, fingerprint
+from instahide_bench.attacks.carlini.clustering import cluster_all
+from instahide_bench.attacks.carlini.colour import ColourCorrection, fit_colour
+from instahide_bench.attacks.carlini.magnitude import magnitude, zca_kernel
+from instahide_bench.attacks.carlini.reconstruct import Reconstruction, ReconstructSettings, reconstruct
+from instahide_bench.attacks.carlini.similarity import NeighbourGraph, neighbour_graph, pair_auc, train_embedding
+from instahide_bench.attacks.carlini.simulate import Simulation, simulate_from_sources
+from instahide_bench.attacks.carlini.slots import Slots, slots_from_labels, true_slot_images
 
 logger = logging.getLogger(__name__)
 

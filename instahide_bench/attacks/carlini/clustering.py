@@ -19,8 +19,8 @@ import networkx as nx
 import numpy as np
 import scipy.sparse.linalg
 
-from .similarity import NeighbourGraph
-from .slots import Slots
+from instahide_bench.attacks.carlini.similarity import NeighbourGraph
+from instahide_bench.attacks.carlini.slots import Slots
 
 Progress = Callable[[Iterable[int]], Iterator[int]]
 

@@ -8,7 +8,7 @@ simulated challenge whose truth it knows (:mod:`.simulate`) and learns the map b
 
 Carlini et al. used a per-pixel 3 -> 10 -> 3 network. Here the map is a small residual CNN
 (3x3 convolutions, ``x + f(x)``, starting as the identity), trained on the benchmark's own
-SSIM (:mod:`~instahide_bench.benchmark.metric_torch`): the neighbourhood lets it repair flipped
+SSIM (:mod:`~instahide_bench.core.metric_torch`): the neighbourhood lets it repair flipped
 pixels and grain as well as colour. On the 5000-row CIFAR + ImageNet challenge-2020 replica,
 with the simulation on CIFAR-10's test split: the per-pixel network lifts Max_SSIM 0.885 ->
 0.897, the CNN to 0.914 (100 simulated images) and 0.922 (200). Trained on the embedded
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ...benchmark.metric_torch import ssim_torch
-from ...benchmark.pixels import PixelSpace
+from instahide_bench.core.metric_torch import ssim_torch
+from instahide_bench.core.pixels import PixelSpace
 
 logger = logging.getLogger(__name__)
 

@@ -30,9 +30,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ...benchmark.pixels import PixelSpace
-from ..mixup_sign_recovery.demix import Assignment, predict_mixtures, solve_images
-from ..mixup_sign_recovery.sign_sync import (
+from instahide_bench.core.images import IMAGE_SHAPE
+from instahide_bench.core.pixels import PixelSpace
+from instahide_bench.attacks.common.demix import Assignment, predict_mixtures, solve_images
+from instahide_bench.attacks.common.sign_sync import (
     align_pixel_flips,
     folded_log_likelihood,
     noise_variance,
@@ -40,11 +41,10 @@ from ..mixup_sign_recovery.sign_sync import (
     relative_sign_evidence,
     sign_graph,
 )
-from ..mixup_sign_recovery.signs import prior_signs
+from instahide_bench.attacks.common.signs import prior_signs
 
 logger = logging.getLogger(__name__)
 
-IMAGE_SHAPE = (32, 32, 3)
 
 
 @dataclass(frozen=True)

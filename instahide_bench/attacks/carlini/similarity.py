@@ -23,9 +23,9 @@ import numpy as np
 import scipy.linalg
 import torch
 
-from ..mixup_sign_recovery.labels import PRESENT_THRESHOLD
-from .magnitude import laplacian_highpass, magnitude, normalise_rows
-from .simulate import Simulation
+from instahide_bench.attacks.common.labels import PRESENT_THRESHOLD
+from instahide_bench.attacks.carlini.magnitude import laplacian_highpass, magnitude, normalise_rows
+from instahide_bench.attacks.carlini.simulate import Simulation
 
 logger = logging.getLogger(__name__)
 

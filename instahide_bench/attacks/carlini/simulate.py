@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from ...benchmark.config import apply_overrides, field_types
-from ...benchmark.data import ImageSet, parse_source
-from ...benchmark.errors import ConfigError
-from ...encoders.instahide import InstaHideConfig, InstaHideEncoder
+from instahide_bench.core.config import apply_overrides, field_types
+from instahide_bench.core.data import ImageSet, parse_source
+from instahide_bench.core.errors import ConfigError
+from instahide_bench.core.instahide import InstaHideConfig, encode, required_public
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +87,7 @@ def auxiliary_images(private_source: str, public_source: str, n: int, public_cou
 def simulate(params: dict[str, Any], private: ImageSet, public: ImageSet | None, T: int, seed: int) -> Simulation:
     """Encrypt ``private`` T times each with the challenge's public parameters (seeded, reproducible)."""
     config = simulation_config(params, len(private), T)
-    encoder = InstaHideEncoder(config)
-    encoded = encoder.encode(private, public, seed=seed % 2**32)
+    encoded = encode(config, private, public, seed=seed % 2**32, encoder="instahide", encoder_version="simulation")
     key = encoded.key
     slots = config.slots_private
     return Simulation(
@@ -110,7 +109,7 @@ def simulate_from_sources(params: dict[str, Any], private_source: str, public_so
     images the embedded photographs never contain; say so when quoting embedded-data figures).
     """
     config = simulation_config(params, n, T)
-    needed_public = InstaHideEncoder(config).required_public()
+    needed_public = required_public(config)
     private, public = auxiliary_images(private_source, public_source, n, needed_public, seed)
     logger.info("simulating InstaHide on %d auxiliary images (%s), T=%d", len(private), private.origin, T)
     return simulate(params, private, public, T, seed)

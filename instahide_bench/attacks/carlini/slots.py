@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..mixup_sign_recovery.demix import Assignment
-from ..mixup_sign_recovery.labels import LabelStructure
+from instahide_bench.attacks.common.demix import Assignment
+from instahide_bench.attacks.common.labels import LabelStructure
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...benchmark.metric import ssim
-from ...benchmark.pixels import PixelSpace
-from .clustering import purity
-from .slots import Slots, true_slot_images
+from instahide_bench.core.metric import ssim
+from instahide_bench.core.pixels import PixelSpace
+from instahide_bench.attacks.carlini.clustering import purity
+from instahide_bench.attacks.carlini.slots import Slots, true_slot_images
 
 
 def majority_map(slot_image: np.ndarray, truth: np.ndarray, num_images: int) -> np.ndarray:

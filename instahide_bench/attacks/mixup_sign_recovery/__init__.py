@@ -1,25 +1,12 @@
 """``mixup-sign-recovery`` (SPEC §6): sign recovery, label-guided grouping, least-squares demixing.
 
-Modules, one job each: :mod:`.labels` (label rows -> class/weight structure), :mod:`.signs`
-(undo or estimate the sign mask), :mod:`.components` (blind sparse grouping), :mod:`.grouping`
-(classes and first assignment), :mod:`.refine` (class-compatible re-assignment), :mod:`.demix`
-(least squares), :mod:`.alternate` (the refinement loop), :mod:`.reseed` (duplicate repair),
-:mod:`.sign_sync` (image-sign synchronisation), :mod:`.attack` (the registered attack).
+Modules, one job each: :mod:`.components` (blind sparse grouping), :mod:`.grouping` (classes
+and first assignment), :mod:`.refine` (class-compatible re-assignment), :mod:`.alternate` (the
+refinement loop), :mod:`.reseed` (duplicate repair), :mod:`.attack` (the registered attack).
+What it shares with other attacks (label parsing, sign recovery, least-squares demixing,
+image-sign synchronisation) lives in :mod:`instahide_bench.attacks.common`.
 """
 
-from .attack import MixupSignRecoveryAttack, MixupSignRecoveryConfig
-from .demix import Assignment, solve_images
-from .labels import LabelStructure, estimate_class_sizes, parse_labels
-from .signs import recover_signs, sign_accuracy
+from instahide_bench.attacks.mixup_sign_recovery.attack import MixupSignRecoveryAttack, MixupSignRecoveryConfig
 
-__all__ = [
-    "Assignment",
-    "LabelStructure",
-    "MixupSignRecoveryAttack",
-    "MixupSignRecoveryConfig",
-    "estimate_class_sizes",
-    "parse_labels",
-    "recover_signs",
-    "sign_accuracy",
-    "solve_images",
-]
+__all__ = ["MixupSignRecoveryAttack", "MixupSignRecoveryConfig"]

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .components import highpass
-from .demix import Assignment, solve_images
-from .labels import LabelStructure
-from .refine import FitTables, fit_pairs, fit_slots
+from instahide_bench.attacks.mixup_sign_recovery.components import highpass
+from instahide_bench.attacks.common.demix import Assignment, solve_images
+from instahide_bench.attacks.common.labels import LabelStructure
+from instahide_bench.attacks.mixup_sign_recovery.refine import FitTables, fit_pairs, fit_slots
 
 
 @dataclass

@@ -26,21 +26,20 @@ from typing import Any
 
 import numpy as np
 
-from ...benchmark.challenge import PublicChallenge
-from ...benchmark.config import param
-from ...benchmark.errors import ConfigError
-from ..base import ATTACKS, Attack, AttackContext, AttackResult
-from .alternate import Model, RefineSettings, alternate, start_model
-from .components import highpass, sparse_components
-from .demix import predict_mixtures, public_noise_weights
-from .grouping import component_classes, initial_assignment
-from .labels import LabelStructure, estimate_class_sizes, parse_labels
-from .reseed import reseed, slot_counts, weakest_per_class
-from .sign_sync import noise_variance, posterior_mixtures, synchronise_image_signs
-from .signs import SignRecovery, prior_signs, recover_signs
+from instahide_bench.core.challenge import PublicChallenge
+from instahide_bench.core.config import param
+from instahide_bench.core.errors import ConfigError
+from instahide_bench.core.instahide.release2020 import RELEASE_2020
+from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult
+from instahide_bench.attacks.mixup_sign_recovery.alternate import Model, RefineSettings, alternate, start_model
+from instahide_bench.attacks.mixup_sign_recovery.components import highpass, sparse_components
+from instahide_bench.attacks.common.demix import predict_mixtures, public_noise_weights
+from instahide_bench.attacks.mixup_sign_recovery.grouping import component_classes, initial_assignment
+from instahide_bench.attacks.common.labels import LabelStructure, estimate_class_sizes, parse_labels
+from instahide_bench.attacks.mixup_sign_recovery.reseed import reseed, slot_counts, weakest_per_class
+from instahide_bench.attacks.common.sign_sync import noise_variance, posterior_mixtures, synchronise_image_signs
+from instahide_bench.attacks.common.signs import SignRecovery, prior_signs, recover_signs
 
-#: The 2020 challenge's parameters, assumed for a bare original-release directory.
-RELEASE_DEFAULTS: dict[str, Any] = {"n": 100, "k": 6, "private_slots": 2, "upper": 0.65, "mask": True}
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,7 @@ class ChallengeFacts:
 
     @classmethod
     def read(cls, challenge: PublicChallenge, config: MixupSignRecoveryConfig) -> ChallengeFacts:
-        params = {**RELEASE_DEFAULTS, **challenge.meta.params} if challenge.meta.original_release else challenge.meta.params
+        params = {**RELEASE_2020, **challenge.meta.params} if challenge.meta.original_release else challenge.meta.params
         missing = [name for name in ("k", "private_slots", "mask") if params.get(name) is None]
         if missing:
             raise ConfigError(f"challenge.json lacks {', '.join(missing)}; this attack needs them")

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .demix import Assignment
-from .labels import LabelStructure
+from instahide_bench.attacks.common.demix import Assignment
+from instahide_bench.attacks.common.labels import LabelStructure
 
 
 def component_classes(codes: np.ndarray, structure: LabelStructure, class_sizes: np.ndarray) -> np.ndarray:

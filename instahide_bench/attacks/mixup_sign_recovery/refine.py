@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .demix import Assignment
-from .labels import LabelStructure
+from instahide_bench.attacks.common.demix import Assignment
+from instahide_bench.attacks.common.labels import LabelStructure
 
 
 @dataclass(frozen=True)

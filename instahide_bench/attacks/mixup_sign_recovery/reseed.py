@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .alternate import Model
-from .components import highpass, l4_rotation, leading_subspace
-from .demix import predict_mixtures
-from .labels import LabelStructure
+from instahide_bench.attacks.mixup_sign_recovery.alternate import Model
+from instahide_bench.attacks.mixup_sign_recovery.components import highpass, l4_rotation, leading_subspace
+from instahide_bench.attacks.common.demix import predict_mixtures
+from instahide_bench.attacks.common.labels import LabelStructure
 
 
 def slot_counts(model: Model, num_images: int) -> np.ndarray:

@@ -7,12 +7,12 @@ progress), :mod:`.replay` (the encoder's draws for a seed), :mod:`.solve` (least
 :mod:`.attack` (the registered attack).
 """
 
-from .attack import PrngSeedSearchAttack, PrngSeedSearchConfig
-from .ranges import SEED_SPACE, SeedRange, parse_seed_range
-from .replay import Replay, mismatched_label_rows, replay_seed, version_warnings
-from .search import SearchResult, SearchSettings, search_seeds
-from .solve import Solution, solve_private_images
-from .target import SeedTarget
+from instahide_bench.attacks.prng_seed_search.attack import PrngSeedSearchAttack, PrngSeedSearchConfig
+from instahide_bench.attacks.prng_seed_search.ranges import SEED_SPACE, SeedRange, parse_seed_range
+from instahide_bench.attacks.prng_seed_search.replay import Replay, mismatched_label_rows, replay_seed, version_warnings
+from instahide_bench.attacks.prng_seed_search.search import SearchResult, SearchSettings, search_seeds
+from instahide_bench.attacks.prng_seed_search.solve import Solution, solve_private_images
+from instahide_bench.attacks.prng_seed_search.target import SeedTarget
 
 __all__ = [
     "SEED_SPACE",

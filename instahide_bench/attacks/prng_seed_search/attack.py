@@ -23,17 +23,17 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ...benchmark.challenge import PublicChallenge
-from ...benchmark.config import param
-from ...benchmark.errors import ConfigError
-from ...benchmark.io import read_json, write_json_atomic
-from ..base import ATTACKS, Attack, AttackContext, AttackResult
-from ..baselines import abs_rescaled
-from .ranges import FULL_RANGE_TEXT, parse_seed_range
-from .replay import mismatched_label_rows, replay_seed, version_warnings
-from .search import DEFAULT_GPU_BLOCK, DEFAULT_SHARD_SIZE, SearchResult, SearchSettings, search_seeds
-from .solve import DEFAULT_RIDGE, solve_private_images
-from .target import SeedTarget
+from instahide_bench.core.challenge import PublicChallenge
+from instahide_bench.core.config import param
+from instahide_bench.core.errors import ConfigError
+from instahide_bench.core.io import read_json, write_json_atomic
+from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult
+from instahide_bench.attacks.common.rescale import abs_rescaled
+from instahide_bench.attacks.prng_seed_search.ranges import FULL_RANGE_TEXT, parse_seed_range
+from instahide_bench.attacks.prng_seed_search.replay import mismatched_label_rows, replay_seed, version_warnings
+from instahide_bench.attacks.prng_seed_search.search import DEFAULT_GPU_BLOCK, DEFAULT_SHARD_SIZE, SearchResult, SearchSettings, search_seeds
+from instahide_bench.attacks.prng_seed_search.solve import DEFAULT_RIDGE, solve_private_images
+from instahide_bench.attacks.prng_seed_search.target import SeedTarget
 
 #: With every image an unknown the model is exact (residual ~1e-8); a relative residual above
 #: this means the replayed masks do not fit the encryptions (e.g. torch drew other streams).

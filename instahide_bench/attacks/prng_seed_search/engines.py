@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...benchmark.errors import InstaHideBenchError
-from .kernel import Evidence, search_block, search_block_torch
-from .ranges import SeedRange
+from instahide_bench.core.errors import InstaHideBenchError
+from instahide_bench.attacks.prng_seed_search.kernel import Evidence, search_block, search_block_torch
+from instahide_bench.attacks.prng_seed_search.ranges import SeedRange
 
 if TYPE_CHECKING:
     from distributed import Client

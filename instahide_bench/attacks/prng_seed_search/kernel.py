@@ -83,7 +83,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-from instahide_bench.encoders.coefficients import draw_coefficients, is_rejected, normalise
+from instahide_bench.core.instahide.coefficients import draw_coefficients, is_rejected, normalise
 
 __all__ = [
     "DEFAULT_CHUNK",

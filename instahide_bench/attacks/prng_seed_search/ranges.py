@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ...benchmark.errors import ConfigError
+from instahide_bench.core.errors import ConfigError
 
 #: Seeds of numpy's ``RandomState`` and torch's ``manual_seed`` in the 2020 challenge: 32 bits.
 SEED_SPACE = 2**32

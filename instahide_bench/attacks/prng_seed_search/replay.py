@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ...encoders.instahide import EpochPlan, InstaHideConfig, mixed_labels, plan_epochs
-from ...encoders.rng import LegacySeededRNG
+from instahide_bench.core.instahide import EpochPlan, InstaHideConfig, mixed_labels, plan_epochs
+from instahide_bench.core.instahide.rng import LegacySeededRNG
 
 logger = logging.getLogger(__name__)
 

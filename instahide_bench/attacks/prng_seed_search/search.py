@@ -23,11 +23,11 @@ from typing import Any, Literal
 
 import psutil
 
-from ...benchmark.errors import ConfigError
-from ...benchmark.progress import progress_bar
-from .engines import ShardResult, cpu_shards, dask_client, dask_shards, torch_shards, warm_up_workers
-from .ranges import SEED_SPACE, SeedRange, parse_seed_range
-from .target import SeedTarget
+from instahide_bench.core.errors import ConfigError
+from instahide_bench.core.progress import progress_bar
+from instahide_bench.attacks.prng_seed_search.engines import ShardResult, cpu_shards, dask_client, dask_shards, torch_shards, warm_up_workers
+from instahide_bench.attacks.prng_seed_search.ranges import SEED_SPACE, SeedRange, parse_seed_range
+from instahide_bench.attacks.prng_seed_search.target import SeedTarget
 
 logger = logging.getLogger(__name__)
 

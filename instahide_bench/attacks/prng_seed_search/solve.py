@@ -26,7 +26,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse
 
-from .replay import Replay
+from instahide_bench.attacks.prng_seed_search.replay import Replay
 
 logger = logging.getLogger(__name__)
 

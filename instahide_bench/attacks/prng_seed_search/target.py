@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...benchmark.challenge import PublicChallenge
-from ...benchmark.errors import ConfigError
-from ...encoders.instahide import InstaHideConfig
-from .kernel import Evidence, confirm_seed
+from instahide_bench.core.challenge import PublicChallenge
+from instahide_bench.core.errors import ConfigError
+from instahide_bench.core.instahide import InstaHideConfig
+from instahide_bench.attacks.prng_seed_search.kernel import Evidence, confirm_seed
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from ... import __version__
-from ..errors import InstaHideBenchError
+from instahide_bench import __version__
+from instahide_bench.core.errors import InstaHideBenchError
 
 EXIT_USER_ERROR = 2
 

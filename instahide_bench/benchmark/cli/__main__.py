@@ -1,5 +1,5 @@
 import sys
 
-from . import main
+from instahide_bench.benchmark.cli import main
 
 sys.exit(main())

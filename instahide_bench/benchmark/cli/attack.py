@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ..config import describe_config, parse_assignments
+from instahide_bench.core.config import describe_config, parse_assignments
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -40,7 +40,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from ...attacks import ATTACKS
+    from instahide_bench.attacks import ATTACKS
 
     catalogue = {}
     for name in ATTACKS.names():
@@ -69,7 +69,7 @@ def run_list(args: argparse.Namespace) -> int:
 def run_attack_command(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from ..runner import RunOptions, run_attack
+    from instahide_bench.benchmark.runner import RunOptions, run_attack
 
     options = RunOptions(
         time_limit=args.time_limit,

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ..config import config_to_dict, describe_config, parse_assignments
+from instahide_bench.core.config import config_to_dict, describe_config, parse_assignments
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -34,7 +34,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from ..generate import generate
+    from instahide_bench.benchmark.generate import generate
 
     path, times = generate(
         args.preset,
@@ -46,7 +46,7 @@ def run_generate(args: argparse.Namespace) -> int:
         data_seed=args.data_seed,
         overwrite=args.overwrite,
     )
-    from ..challenge import load_challenge
+    from instahide_bench.core.challenge import load_challenge
 
     meta = load_challenge(path).meta
     print(f"wrote {meta.num_rows} encryptions ({meta.challenge_id}) to {path}")
@@ -58,7 +58,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def run_presets(args: argparse.Namespace) -> int:
-    from ...encoders.presets import PRESETS
+    from instahide_bench.encoders.presets import PRESETS
 
     if args.json:
         out = {name: {"encoder": p.encoder, "description": p.description, "params": config_to_dict(p.config)}

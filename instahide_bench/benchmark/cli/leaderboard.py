@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..leaderboard.layout import DEFAULT_ROOT
+from instahide_bench.benchmark.leaderboard.layout import DEFAULT_ROOT
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -21,7 +21,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_render(args: argparse.Namespace) -> int:
-    from ..leaderboard import render_leaderboard
+    from instahide_bench.benchmark.leaderboard import render_leaderboard
 
     for path in render_leaderboard(args.root):
         print(f"wrote {path}")

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from ..config import parse_assignments
+from instahide_bench.core.config import parse_assignments
 
 
 def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
@@ -67,8 +67,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 def _render(result, out: Path) -> Path:  # noqa: ANN001 - MatrixResult, imported lazily
     """The leaderboard of the run's entries and the HTML report; returns the report's path."""
-    from ..leaderboard import render_leaderboard
-    from ..matrix.report import render_report
+    from instahide_bench.benchmark.leaderboard import render_leaderboard
+    from instahide_bench.benchmark.matrix.report import render_report
 
     render_leaderboard(out / "leaderboard")
     return render_report(result, out)
@@ -86,8 +86,8 @@ def _finish(result, out: Path, started: float) -> Path:  # noqa: ANN001 - Matrix
 
 
 def run_matrix_command(args: argparse.Namespace) -> int:
-    from ..matrix.run import run_matrix
-    from ..matrix.spec import parse_sweeps, spec_from_cli
+    from instahide_bench.benchmark.matrix.run import run_matrix
+    from instahide_bench.benchmark.matrix.spec import parse_sweeps, spec_from_cli
 
     spec = spec_from_cli(
         args.encoders, args.attacks, private=args.private, public=args.public,
@@ -105,9 +105,9 @@ def run_matrix_command(args: argparse.Namespace) -> int:
 def run_regress_command(args: argparse.Namespace) -> int:
     import tempfile
 
-    from ..matrix.regress import evaluate, format_table, has_regressions, thresholds_from_dict
-    from ..matrix.run import MatrixResult, run_matrix
-    from ..matrix.spec import read_toml, spec_from_dict
+    from instahide_bench.benchmark.matrix.regress import evaluate, format_table, has_regressions, thresholds_from_dict
+    from instahide_bench.benchmark.matrix.run import MatrixResult, run_matrix
+    from instahide_bench.benchmark.matrix.spec import read_toml, spec_from_dict
 
     document = read_toml(args.thresholds)
     thresholds = thresholds_from_dict(document, args.thresholds)
@@ -126,8 +126,8 @@ def run_regress_command(args: argparse.Namespace) -> int:
 def run_demo_command(args: argparse.Namespace) -> int:
     from importlib.resources import files
 
-    from ..matrix.run import run_matrix
-    from ..matrix.spec import spec_from_dict
+    from instahide_bench.benchmark.matrix.run import run_matrix
+    from instahide_bench.benchmark.matrix.spec import spec_from_dict
     import tomllib
 
     demo_file = files("instahide_bench.benchmark.matrix").joinpath("demo.toml")

@@ -10,14 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputFileError
-from ..leaderboard.layout import DEFAULT_ROOT
+from instahide_bench.core.errors import InputFileError
+from instahide_bench.benchmark.leaderboard.layout import DEFAULT_ROOT
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..challenge import ChallengeKey, PublicChallenge
-    from ..scoring import ScoreResult
+    from instahide_bench.core.challenge import ChallengeKey, PublicChallenge
+    from instahide_bench.core.scoring import ScoreResult
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -59,9 +59,9 @@ def _command_words(args: argparse.Namespace) -> list[str]:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from ..challenge import load_challenge, load_key
-    from ..scoring import score_decryption, write_per_row_csv
-    from ..submission import load_decryption
+    from instahide_bench.core.challenge import load_challenge, load_key
+    from instahide_bench.core.scoring import score_decryption, write_per_row_csv
+    from instahide_bench.core.submission import load_decryption
 
     challenge = load_challenge(args.challenge, mmap=True)
     key = load_key(args.challenge, challenge.num_rows)
@@ -95,8 +95,8 @@ def _reported_as_input_error(path: str) -> Iterator[None]:
 
 def _record(args: argparse.Namespace, challenge: PublicChallenge, key: ChallengeKey, decryption: np.ndarray,
             result: ScoreResult) -> Path:
-    from ..leaderboard import AttackInfo, GridSource, measured_entry, record_entry
-    from ..provenance import collect_provenance
+    from instahide_bench.benchmark.leaderboard import AttackInfo, GridSource, measured_entry, record_entry
+    from instahide_bench.core.provenance import collect_provenance
 
     entry = measured_entry(
         args.name or Path(args.decryption).stem,

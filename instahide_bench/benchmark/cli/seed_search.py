@@ -32,10 +32,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_seed_search(args: argparse.Namespace) -> int:
-    from ...attacks.prng_seed_search import PrngSeedSearchConfig, SeedTarget, search_seeds
-    from ..challenge import load_challenge
-    from ..config import apply_overrides
-    from ..runner import resolve_device
+    from instahide_bench.attacks.prng_seed_search import PrngSeedSearchConfig, SeedTarget, search_seeds
+    from instahide_bench.core.challenge import load_challenge
+    from instahide_bench.core.config import apply_overrides
+    from instahide_bench.benchmark.runner import resolve_device
 
     options = {"seed_range": args.seed_range, "engine": args.engine, "scheduler": args.scheduler,
                "workers": args.workers, "shard_size": args.shard_size, "check_rows": args.check_rows}

@@ -11,10 +11,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..challenge import ENCRYPTION_FILE, PublicChallenge
-from ..errors import InputFileError
-from ..provenance import HardwareInfo, Provenance, collect_provenance
-from ..scoring import Scores
+from instahide_bench.core.challenge import ENCRYPTION_FILE, PublicChallenge
+from instahide_bench.core.errors import InputFileError
+from instahide_bench.core.provenance import HardwareInfo, Provenance, collect_provenance
+from instahide_bench.core.scoring import Scores
 
 ENTRY_FORMAT_VERSION = 1
 Status = Literal["measured", "reported"]

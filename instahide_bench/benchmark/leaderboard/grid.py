@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..challenge import ChallengeKey, PublicChallenge
-from ..io import write_bytes_atomic
-from ..metric import to_pixel_values, to_unit_images
-from ..scoring import RowScores, score_decryption
+from instahide_bench.core.challenge import ChallengeKey, PublicChallenge
+from instahide_bench.core.io import write_bytes_atomic
+from instahide_bench.core.metric import to_pixel_values, to_unit_images
+from instahide_bench.core.scoring import RowScores, score_decryption
 
 MAX_IMAGES = 16
 PAIRS_PER_LINE = 4

@@ -9,12 +9,13 @@ hardware, library versions, the challenge file's hash) is left empty rather than
 
 from __future__ import annotations
 
-from ..scoring import Scores
-from .entry import AttackInfo, ChallengeInfo, LeaderboardEntry
+from instahide_bench.core.instahide.release2020 import RELEASE_2020, RELEASE_2020_ROWS
+from instahide_bench.core.scoring import Scores
+from instahide_bench.benchmark.leaderboard.entry import AttackInfo, ChallengeInfo, LeaderboardEntry
 
 ORIGINAL_CHALLENGE_ID = "original-2020"
 ORIGINAL_PRESET = "challenge-2020"
-ORIGINAL_ROWS = 5000
+ORIGINAL_ROWS = RELEASE_2020_ROWS
 _SOURCE = "Reported on the InstaHide Challenge leaderboard (SPEC §5); not re-measured here."
 _CARLINI_COST = "10 GPU h to train the similarity net + 2 GPU h + 2 CPU h"
 _CARLINI_COMPLEXITY = ("O(E^2) similarity-network evaluations (all pairs of encryptions), "
@@ -25,10 +26,9 @@ _CARLINI_NOTE = (
 )
 
 
-# The released challenge's parameters as SPEC §3.1/§5 state them (not our preset's defaults,
+# The released challenge's parameters as its README published them (not our preset's defaults,
 # which may grow fields the original never had).
-ORIGINAL_PARAMS = {"mode": "cross", "k": 6, "private_slots": 2, "upper": 0.65, "dom": 0.3, "T": 50, "n": 100,
-                   "pixels": "[-1,1]", "mask": True, "rng": "legacy-seeded", "seed_bits": 32, "num_rows": ORIGINAL_ROWS}
+ORIGINAL_PARAMS = {**RELEASE_2020, "num_rows": ORIGINAL_ROWS}
 
 
 def _challenge() -> ChallengeInfo:

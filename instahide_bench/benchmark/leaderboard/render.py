@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..io import write_text_atomic
-from .store import StoredEntry, load_entries
+from instahide_bench.core.io import write_text_atomic
+from instahide_bench.benchmark.leaderboard.store import StoredEntry, load_entries
 
 README_FILE = "README.md"
 CSV_FILE = "leaderboard.csv"

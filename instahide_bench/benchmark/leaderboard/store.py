@@ -21,11 +21,11 @@ import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..errors import InputFileError
-from ..io import read_json, write_json_atomic
-from .entry import LeaderboardEntry
-from .grid import GridSource, write_grid_png
-from .layout import DEFAULT_ROOT, ENTRIES_DIR
+from instahide_bench.core.errors import InputFileError
+from instahide_bench.core.io import read_json, write_json_atomic
+from instahide_bench.benchmark.leaderboard.entry import LeaderboardEntry
+from instahide_bench.benchmark.leaderboard.grid import GridSource, write_grid_png
+from instahide_bench.benchmark.leaderboard.layout import DEFAULT_ROOT, ENTRIES_DIR
 
 logger = logging.getLogger(__name__)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

@@ -25,8 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..errors import InputFileError
-from .run import CellResult, MatrixResult
+from instahide_bench.core.errors import InputFileError
+from instahide_bench.benchmark.matrix.run import CellResult, MatrixResult
 
 Verdict = Literal["pass", "regressed", "error"]
 

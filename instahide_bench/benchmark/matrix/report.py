@@ -13,9 +13,9 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-from ..io import write_bytes_atomic, write_text_atomic
-from .run import CellResult, MatrixResult
-from .spec import base_label
+from instahide_bench.core.io import write_bytes_atomic, write_text_atomic
+from instahide_bench.benchmark.matrix.run import CellResult, MatrixResult
+from instahide_bench.benchmark.matrix.spec import base_label
 
 REPORT_FILE = "report.html"
 FIGURES_DIR = "report-figures"

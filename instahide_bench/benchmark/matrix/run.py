@@ -17,11 +17,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import InputFileError, InstaHideBenchError
-from ..io import read_json, write_json_atomic
-from ..progress import progress_bar
-from ..provenance import hardware_info, scoring_versions, utc_now_iso
-from .spec import AttackVariant, EncoderVariant, MatrixSpec
+from instahide_bench.core.errors import InputFileError, InstaHideBenchError
+from instahide_bench.core.io import read_json, write_json_atomic
+from instahide_bench.core.progress import progress_bar
+from instahide_bench.core.provenance import hardware_info, scoring_versions, utc_now_iso
+from instahide_bench.benchmark.matrix.spec import AttackVariant, EncoderVariant, MatrixSpec
 
 logger = logging.getLogger(__name__)
 
@@ -110,8 +110,8 @@ def _slug(text: str) -> str:
 
 def generate_task(variant: EncoderVariant, spec: MatrixSpec, out_dir: str) -> ChallengeResult:
     """Dask task: build and write one encoder variant's challenge."""
-    from ..challenge import load_challenge
-    from ..generate import generate
+    from instahide_bench.core.challenge import load_challenge
+    from instahide_bench.benchmark.generate import generate
 
     target = Path(out_dir) / "challenges" / _slug(variant.label)
     try:
@@ -129,7 +129,7 @@ def generate_task(variant: EncoderVariant, spec: MatrixSpec, out_dir: str) -> Ch
 def attack_task(challenge: ChallengeResult, variant: AttackVariant, spec: MatrixSpec, out_dir: str,
                 leaderboard_root: str) -> CellResult:
     """Dask task: run, score and record one attack on one challenge."""
-    from ..runner import RunOptions, run_attack
+    from instahide_bench.benchmark.runner import RunOptions, run_attack
 
     if challenge.status != "ok" or challenge.challenge_dir is None:
         return CellResult(challenge.encoder, variant.label, variant.attack, "failed", message=challenge.message)

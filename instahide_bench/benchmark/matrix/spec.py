@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, InputFileError
+from instahide_bench.core.errors import ConfigError, InputFileError
 
 DEFAULT_SOURCE = "embedded"
 
@@ -104,9 +104,9 @@ class MatrixSpec:
 
     def validate(self) -> None:
         """Check presets, attacks and every override before any work is started."""
-        from ...attacks import ATTACKS
-        from ...encoders import get_preset
-        from ..config import apply_overrides
+        from instahide_bench.attacks import ATTACKS
+        from instahide_bench.encoders import get_preset
+        from instahide_bench.core.config import apply_overrides
 
         for encoder in self.encoders:
             get_preset(encoder.preset).build(encoder.overrides)

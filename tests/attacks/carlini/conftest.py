@@ -20,7 +20,7 @@ from instahide_bench.attacks.carlini.reconstruct import Reconstruction
 from instahide_bench.attacks.carlini.similarity import Embedding, train_embedding
 from instahide_bench.attacks.carlini.simulate import Simulation, simulate_from_sources
 from instahide_bench.attacks.carlini.truth import true_slot_images
-from instahide_bench.benchmark.challenge import ChallengeKey, EncodedChallenge, write_challenge
+from instahide_bench.core.challenge import ChallengeKey, EncodedChallenge, write_challenge
 from tests.conftest import tiny_encoded
 
 #: n=20 private tiles of the 8 embedded photographs, T=20 epochs (E=400 rows), a 200-patch public pool.

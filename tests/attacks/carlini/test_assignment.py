@@ -20,7 +20,7 @@ from instahide_bench.attacks.carlini.assignment import (
 from instahide_bench.attacks.carlini.attack import Facts
 from instahide_bench.attacks.carlini.magnitude import magnitude
 from instahide_bench.attacks.carlini.slots import Slots
-from instahide_bench.benchmark.challenge import EncodedChallenge
+from instahide_bench.core.challenge import EncodedChallenge
 from tests.attacks.carlini.conftest import random_within_class, slots_right, true_reconstruction
 
 

@@ -13,12 +13,12 @@ import pytest
 
 from instahide_bench.attacks import ATTACKS, AttackContext
 from instahide_bench.attacks.carlini.attack import CarliniGraphAttack, CarliniGraphConfig, Facts, read_facts
-from instahide_bench.benchmark.challenge import EncodedChallenge, load_challenge, load_key
+from instahide_bench.core.challenge import EncodedChallenge, load_challenge, load_key
 from instahide_bench.benchmark.cli import main
-from instahide_bench.benchmark.config import apply_overrides
-from instahide_bench.benchmark.errors import ConfigError
+from instahide_bench.core.config import apply_overrides
+from instahide_bench.core.errors import ConfigError
 from instahide_bench.benchmark.runner import run_attack
-from instahide_bench.benchmark.scoring import score_decryption
+from instahide_bench.core.scoring import score_decryption
 from tests.attacks.carlini.conftest import FAST, SMALL
 from tests.conftest import tiny_encoded
 

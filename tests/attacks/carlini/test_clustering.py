@@ -9,7 +9,7 @@ from instahide_bench.attacks.carlini.clustering import class_graph, cluster_all,
 from instahide_bench.attacks.carlini.magnitude import magnitude
 from instahide_bench.attacks.carlini.similarity import Embedding, NeighbourGraph, class_presence, neighbour_graph
 from instahide_bench.attacks.carlini.slots import Slots
-from instahide_bench.benchmark.challenge import EncodedChallenge
+from instahide_bench.core.challenge import EncodedChallenge
 from tests.attacks.carlini.conftest import random_within_class
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from instahide_bench.attacks.carlini.colour import ColourCorrection, fit_colour
-from instahide_bench.benchmark.challenge import EncodedChallenge
-from instahide_bench.benchmark.metric import ssim
-from instahide_bench.benchmark.pixels import get_pixel_space
+from instahide_bench.core.challenge import EncodedChallenge
+from instahide_bench.core.metric import ssim
+from instahide_bench.core.pixels import get_pixel_space
 
 PIXELS = get_pixel_space("[-1,1]")
 TINY = {"width": 8, "depth": 3}

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from instahide_bench.attacks.carlini.magnitude import laplacian_highpass, magnitude, normalise_rows
-from instahide_bench.benchmark.challenge import EncodedChallenge
+from instahide_bench.core.challenge import EncodedChallenge
 from tests.attacks.carlini.conftest import mixtures_from_key
 
 

@@ -16,8 +16,8 @@ from instahide_bench.attacks.carlini.reconstruct import (
     synchronise_discrete,
 )
 from instahide_bench.attacks.carlini.truth import image_ssim
-from instahide_bench.attacks.mixup_sign_recovery.sign_sync import align_pixel_flips
-from instahide_bench.benchmark.challenge import EncodedChallenge
+from instahide_bench.attacks.common.sign_sync import align_pixel_flips
+from instahide_bench.core.challenge import EncodedChallenge
 from tests.attacks.carlini.conftest import true_reconstruction
 
 SETTINGS = ReconstructSettings(em_iterations=15, fixed_mean_iterations=15)

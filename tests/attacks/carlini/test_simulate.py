@@ -13,7 +13,7 @@ from instahide_bench.attacks.carlini.simulate import (
     simulate_from_sources,
     simulation_config,
 )
-from instahide_bench.benchmark.challenge import EncodedChallenge
+from instahide_bench.core.challenge import EncodedChallenge
 from instahide_bench.encoders.instahide import InstaHideConfig, InstaHideEncoder
 from tests.attacks.carlini.conftest import AUX_IMAGES, AUX_T, mixtures_from_key
 

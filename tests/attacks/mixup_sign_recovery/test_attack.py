@@ -7,11 +7,11 @@ import pytest
 
 from instahide_bench.attacks import ATTACKS, AttackContext
 from instahide_bench.attacks.mixup_sign_recovery import MixupSignRecoveryAttack, MixupSignRecoveryConfig
-from instahide_bench.benchmark.challenge import EncodedChallenge, load_challenge, load_key, write_challenge
-from instahide_bench.benchmark.errors import ConfigError
-from instahide_bench.benchmark.metric import ssim, to_unit_images
+from instahide_bench.core.challenge import EncodedChallenge, load_challenge, load_key, write_challenge
+from instahide_bench.core.errors import ConfigError
+from instahide_bench.core.metric import ssim, to_unit_images
 from instahide_bench.benchmark.runner import run_attack
-from instahide_bench.benchmark.scoring import score_decryption
+from instahide_bench.core.scoring import score_decryption
 from tests.conftest import tiny_encoded
 
 

@@ -6,10 +6,10 @@ import numpy as np
 
 from instahide_bench.attacks.mixup_sign_recovery.alternate import start_model
 from instahide_bench.attacks.mixup_sign_recovery.attack import resign
-from instahide_bench.attacks.mixup_sign_recovery.demix import Assignment, public_noise_weights
-from instahide_bench.attacks.mixup_sign_recovery.labels import parse_labels
-from instahide_bench.attacks.mixup_sign_recovery.sign_sync import grid_neighbours, synchronise
-from instahide_bench.attacks.mixup_sign_recovery.signs import recover_signs
+from instahide_bench.attacks.common.demix import Assignment, public_noise_weights
+from instahide_bench.attacks.common.labels import parse_labels
+from instahide_bench.attacks.common.sign_sync import grid_neighbours, synchronise
+from instahide_bench.attacks.common.signs import recover_signs
 from tests.conftest import tiny_encoded
 
 

@@ -10,10 +10,10 @@ import pytest
 from instahide_bench.attacks import ATTACKS, AttackContext
 from instahide_bench.attacks.baselines import abs_rescaled
 from instahide_bench.attacks.prng_seed_search import PrngSeedSearchAttack, PrngSeedSearchConfig
-from instahide_bench.benchmark.config import apply_overrides
-from instahide_bench.benchmark.errors import ConfigError
+from instahide_bench.core.config import apply_overrides
+from instahide_bench.core.errors import ConfigError
 from instahide_bench.benchmark.runner import run_attack
-from instahide_bench.benchmark.scoring import score_decryption
+from instahide_bench.core.scoring import score_decryption
 from tests.attacks.prng_seed_search.conftest import SEED
 from tests.conftest import CIFAR_DIR, IMAGENET_DIR, needs_shared_data, tiny_encoded
 

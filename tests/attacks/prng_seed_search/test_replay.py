@@ -11,7 +11,7 @@ from instahide_bench.attacks.prng_seed_search.replay import (
     replay_seed,
     version_warnings,
 )
-from instahide_bench.encoders.instahide import InstaHideConfig
+from instahide_bench.core.instahide import InstaHideConfig
 from tests.attacks.prng_seed_search.conftest import SEED
 from tests.conftest import tiny_encoded
 

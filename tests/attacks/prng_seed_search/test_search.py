@@ -14,8 +14,8 @@ from instahide_bench.attacks.prng_seed_search.ranges import SEED_SPACE, SeedRang
 from instahide_bench.attacks.prng_seed_search.search import SearchResult, SearchSettings, search_seeds
 from instahide_bench.attacks.prng_seed_search.target import SeedTarget
 from instahide_bench.benchmark.cli import main
-from instahide_bench.benchmark.errors import ConfigError, InstaHideBenchError
-from instahide_bench.encoders.instahide import InstaHideConfig
+from instahide_bench.core.errors import ConfigError, InstaHideBenchError
+from instahide_bench.core.instahide import InstaHideConfig
 from tests.attacks.prng_seed_search.conftest import SEED
 
 

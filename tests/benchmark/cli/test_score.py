@@ -15,8 +15,8 @@ import pytest
 
 from instahide_bench.benchmark.cli import main
 from instahide_bench.benchmark.leaderboard import load_entries
-from instahide_bench.benchmark.scoring import per_row_columns
-from tests.benchmark.scoring_support import (  # noqa: F401 - fixtures
+from instahide_bench.core.scoring import per_row_columns
+from tests.core.scoring_support import (  # noqa: F401 - fixtures
     BAD_DECRYPTIONS,
     abs_rescaled,
     photo_challenge,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from instahide_bench.benchmark.leaderboard import AttackInfo, ChallengeInfo, LeaderboardEntry
-from instahide_bench.benchmark.provenance import HardwareInfo
-from instahide_bench.benchmark.scoring import Scores
+from instahide_bench.core.provenance import HardwareInfo
+from instahide_bench.core.scoring import Scores
 
 
 def make_entry(name: str, max_ssim: float, *, preset: str | None = "challenge-2020", status: str = "measured",

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from instahide_bench.benchmark.errors import InputFileError
+from instahide_bench.core.errors import InputFileError
 from instahide_bench.benchmark.leaderboard import LeaderboardEntry, measured_entry
 from instahide_bench.benchmark.leaderboard.entry import AttackInfo
-from instahide_bench.benchmark.provenance import Provenance, hardware_info
-from instahide_bench.benchmark.scoring import Scores
+from instahide_bench.core.provenance import Provenance, hardware_info
+from instahide_bench.core.scoring import Scores
 from tests.benchmark.leaderboard.entries_support import make_entry
-from tests.benchmark.scoring_support import photo_challenge
+from tests.core.scoring_support import photo_challenge
 
 
 @pytest.mark.parametrize("status", ["measured", "reported"])

@@ -15,8 +15,8 @@ from instahide_bench.benchmark.leaderboard.grid import (
     sample_indices,
     write_grid_png,
 )
-from instahide_bench.benchmark.scoring import RowScores, score_decryption
-from tests.benchmark.scoring_support import abs_rescaled, photo_challenge
+from instahide_bench.core.scoring import RowScores, score_decryption
+from tests.core.scoring_support import abs_rescaled, photo_challenge
 
 
 def test_best_recoveries_match_a_brute_force_search() -> None:

@@ -14,7 +14,7 @@ from instahide_bench.benchmark.cli import main
 from instahide_bench.benchmark.leaderboard import GridSource, record_entry, render_leaderboard
 from instahide_bench.benchmark.leaderboard.render import format_duration
 from tests.benchmark.leaderboard.entries_support import make_entry
-from tests.benchmark.scoring_support import photo_challenge
+from tests.core.scoring_support import photo_challenge
 
 
 @pytest.fixture()

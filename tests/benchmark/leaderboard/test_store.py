@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from instahide_bench.benchmark.errors import InputFileError
+from instahide_bench.core.errors import InputFileError
 from instahide_bench.benchmark.leaderboard import GridSource, load_entries, record_entry
 from instahide_bench.benchmark.leaderboard.store import challenge_dir, slug
 from tests.benchmark.leaderboard.entries_support import make_entry
-from tests.benchmark.scoring_support import photo_challenge
+from tests.core.scoring_support import photo_challenge
 
 
 def test_entries_with_the_same_name_get_distinct_files(tmp_path: Path) -> None:

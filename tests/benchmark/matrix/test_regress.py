@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from instahide_bench.benchmark.errors import InputFileError
+from instahide_bench.core.errors import InputFileError
 from instahide_bench.benchmark.matrix.regress import evaluate, format_table, has_regressions, thresholds_from_dict
 from instahide_bench.benchmark.matrix.run import CellResult, ChallengeResult, MatrixResult
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from instahide_bench.benchmark.errors import ConfigError, InputFileError
+from instahide_bench.core.errors import ConfigError, InputFileError
 from instahide_bench.benchmark.matrix.spec import parse_sweeps, spec_from_cli, spec_from_toml
 
 

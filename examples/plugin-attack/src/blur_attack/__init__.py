@@ -13,8 +13,8 @@ from scipy.ndimage import gaussian_filter
 
 from instahide_bench.attacks import Attack, AttackContext, AttackResult
 from instahide_bench.attacks.baselines import abs_rescaled
-from instahide_bench.benchmark.challenge import PublicChallenge
-from instahide_bench.benchmark.config import param
+from instahide_bench.core.challenge import PublicChallenge
+from instahide_bench.core.config import param
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,8 @@
+"""What several attacks share, so that no attack imports another's internals.
+
+:mod:`.labels` (label rows -> class and weight structure), :mod:`.signs` (undo or estimate the
+sign mask), :mod:`.demix` (least-squares demixing of known rows), :mod:`.sign_sync`
+(per-image sign synchronisation), :mod:`.rescale` (|e| stretched to the pixel box).
+Attacks import these modules directly; third-party plugins get the stable helpers through
+:mod:`instahide_bench.api`.
+"""

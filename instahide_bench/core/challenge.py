@@ -1,0 +1,481 @@
+"""The challenge directory (SPEC §2): writer and reader, with the public/key split.
+
+::
+
+    CHALLENGE/
+      challenge.json    public metadata, with a sha256 of each public file
+      encryption.npy    float32, E x 32 x 32 x 3 (NHWC)
+      label.npy         float32, E x C
+      key/              ground truth: never given to an attack
+        private.npy     float32, n x 32 x 32 x 3, in the challenge's pixel space
+        assignment.npz  per row: private indices, all k coefficients, public indices, ...
+        public.npy      the public pool (cross-dataset)
+        key.json        seed, data provenance and sha256 of the key files
+
+A directory holding only ``encryption.npy`` and ``label.npy`` (the layout of the original
+InstaHide Challenge release) loads as a challenge without key.
+
+Attacks only ever receive a :class:`PublicChallenge`; the key is read by a separate function
+that the scorer calls, and that the attack runner never hands to an attack.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from instahide_bench import __version__
+from instahide_bench.core.errors import InputFileError
+from instahide_bench.core.images import IMAGE_SHAPE, check_image_shape
+from instahide_bench.core.io import current_umask, load_npy, load_npz, read_json, save_npy_atomic, save_npz_atomic, sha256_file, write_json_atomic
+from instahide_bench.core.pixels import PixelSpace, get_pixel_space, pixel_space_from_json
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+ENCRYPTION_FILE = "encryption.npy"
+LABEL_FILE = "label.npy"
+META_FILE = "challenge.json"
+KEY_DIR = "key"
+PUBLIC_FILES = (ENCRYPTION_FILE, LABEL_FILE)
+_FINITE_CHUNK_ROWS = 4096
+
+
+def library_versions() -> dict[str, str]:
+    """Versions that decide whether a seeded challenge can be replayed bit for bit."""
+    import torch
+
+    return {
+        "instahide_bench": __version__,
+        "numpy": np.__version__,
+        "torch": torch.__version__.split("+")[0],
+        "python": platform.python_version(),
+    }
+
+
+@dataclass(frozen=True)
+class ChallengeMeta:
+    """Everything in challenge.json: public parameters, never secrets (seed, which images)."""
+
+    challenge_id: str
+    encoder: str
+    encoder_version: str
+    preset: str | None
+    params: dict[str, Any]
+    class_names: list[str]
+    num_rows: int
+    pixels: PixelSpace
+    versions: dict[str, str]
+    created: str
+    sources: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+    image_shape: tuple[int, int, int] = IMAGE_SHAPE
+    original_release: bool = False
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def num_private(self) -> int | None:
+        """n, the number of private images, when the encoder published it."""
+        value = self.params.get("n")
+        return int(value) if value is not None else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "challenge_id": self.challenge_id,
+            "encoder": self.encoder,
+            "encoder_version": self.encoder_version,
+            "preset": self.preset,
+            "params": self.params,
+            "pixels": self.pixels.to_json(),
+            "class_names": list(self.class_names),
+            "num_rows": self.num_rows,
+            "image_shape": list(self.image_shape),
+            "sources": self.sources,
+            "versions": self.versions,
+            "created": self.created,
+            "original_release": self.original_release,
+            "files": self.files,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any, path: Path) -> ChallengeMeta:
+        if not isinstance(obj, dict):
+            raise InputFileError(path, "must hold a JSON object")
+        required = ("format_version", "challenge_id", "encoder", "params", "pixels", "class_names", "num_rows", "files")
+        missing = [k for k in required if k not in obj]
+        if missing:
+            raise InputFileError(path, f"missing field(s): {', '.join(missing)}")
+        if obj["format_version"] != FORMAT_VERSION:
+            raise InputFileError(
+                path, f"format_version {obj['format_version']!r} is not supported (this tool reads {FORMAT_VERSION})"
+            )
+        try:
+            pixels = pixel_space_from_json(obj["pixels"])
+        except Exception as exc:
+            raise InputFileError(path, f"bad 'pixels' field: {exc}") from None
+        if not isinstance(obj["files"], dict) or not all(isinstance(v, str) for v in obj["files"].values()):
+            raise InputFileError(path, "'files' must map file names to sha256 strings")
+        if not isinstance(obj["num_rows"], int) or obj["num_rows"] <= 0:
+            raise InputFileError(path, f"'num_rows' must be a positive integer, got {obj['num_rows']!r}")
+        if not isinstance(obj["class_names"], list) or not obj["class_names"]:
+            raise InputFileError(path, "'class_names' must be a non-empty list")
+        shape = tuple(obj.get("image_shape", IMAGE_SHAPE))
+        if shape != IMAGE_SHAPE:
+            raise InputFileError(path, f"image_shape {list(shape)} is not supported (only {list(IMAGE_SHAPE)})")
+        return cls(
+            challenge_id=str(obj["challenge_id"]),
+            encoder=str(obj["encoder"]),
+            encoder_version=str(obj.get("encoder_version", "")),
+            preset=obj.get("preset"),
+            params=dict(obj["params"]),
+            class_names=[str(c) for c in obj["class_names"]],
+            num_rows=int(obj["num_rows"]),
+            pixels=pixels,
+            versions=dict(obj.get("versions", {})),
+            created=str(obj.get("created", "")),
+            sources=dict(obj.get("sources", {})),
+            files=dict(obj["files"]),
+            format_version=int(obj["format_version"]),
+            image_shape=IMAGE_SHAPE,
+            original_release=bool(obj.get("original_release", False)),
+        )
+
+
+@dataclass(frozen=True)
+class PublicChallenge:
+    """What an attacker receives: encryptions, labels and public metadata. No key."""
+
+    meta: ChallengeMeta
+    encryption: np.ndarray
+    labels: np.ndarray
+    path: Path | None = None
+
+    @property
+    def num_rows(self) -> int:
+        return int(self.encryption.shape[0])
+
+    @property
+    def pixels(self) -> PixelSpace:
+        return self.meta.pixels
+
+
+@dataclass(frozen=True)
+class ChallengeKey:
+    """Ground truth of a challenge.
+
+    ``private_index`` has one column per private slot (slot 0 is the image a row encrypts,
+    slot 1 its private partner; inside-dataset encoders fill all k slots); ``public_index``
+    has one column per public slot (-1 where the slot is private or absent).
+    """
+
+    private: np.ndarray
+    private_labels: np.ndarray
+    private_index: np.ndarray
+    coefficients: np.ndarray
+    public_index: np.ndarray
+    epoch: np.ndarray
+    seed: int | None = None
+    public: np.ndarray | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self, num_rows: int, path: Path) -> None:
+        """Shape and range checks, each failure naming the key file concerned."""
+        assignment = path / "assignment.npz"
+        n = self.private.shape[0]
+        _check_images(self.private, path / "private.npy")
+        if self.private_labels.shape != (n,):
+            raise InputFileError(assignment, f"private_labels has shape {self.private_labels.shape}, expected ({n},)")
+        for name, array in (("private_index", self.private_index), ("coefficients", self.coefficients),
+                            ("public_index", self.public_index)):
+            if array.ndim != 2 or array.shape[0] != num_rows:
+                raise InputFileError(assignment, f"{name} has shape {array.shape}, expected {num_rows} rows")
+        if self.epoch.shape != (num_rows,):
+            raise InputFileError(assignment, f"epoch has shape {self.epoch.shape}, expected ({num_rows},)")
+        if self.private_index.shape[1] < 2 and n > 1:
+            raise InputFileError(assignment, "private_index needs at least two columns (slot 0 and its partner)")
+        if self.private_index.min() < 0 or self.private_index.max() >= n:
+            raise InputFileError(assignment, f"private_index values must lie in [0, {n})")
+        if self.public is not None:
+            _check_images(self.public, path / "public.npy")
+            if self.public_index.size and self.public_index.max() >= self.public.shape[0]:
+                raise InputFileError(assignment, "public_index points past the end of public.npy")
+
+
+@dataclass(frozen=True)
+class EncodedChallenge:
+    """An encoder's output before it is written to disk."""
+
+    encryption: np.ndarray
+    labels: np.ndarray
+    class_names: list[str]
+    encoder: str
+    encoder_version: str
+    params: dict[str, Any]
+    pixels: PixelSpace
+    key: ChallengeKey
+    preset: str | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def public_view(self, challenge_id: str = "in-memory") -> PublicChallenge:
+        """The attacker's view, without writing anything (for tests and in-process runs)."""
+        meta = _build_meta(self, challenge_id, files={})
+        return PublicChallenge(meta, self.encryption, self.labels)
+
+
+def _build_meta(encoded: EncodedChallenge, challenge_id: str, files: dict[str, str]) -> ChallengeMeta:
+    return ChallengeMeta(
+        challenge_id=challenge_id,
+        encoder=encoded.encoder,
+        encoder_version=encoded.encoder_version,
+        preset=encoded.preset,
+        params=dict(encoded.params),
+        class_names=list(encoded.class_names),
+        num_rows=int(encoded.encryption.shape[0]),
+        pixels=encoded.pixels,
+        versions=library_versions(),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        sources=dict(encoded.sources),
+        files=files,
+    )
+
+
+# --------------------------------------------------------------------------------------- writing
+
+
+def write_challenge(out_dir: str | os.PathLike[str], encoded: EncodedChallenge, *, overwrite: bool = False) -> Path:
+    """Write a challenge directory atomically: built beside ``out_dir``, then renamed into place."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not overwrite:
+        raise InputFileError(out_dir, "already exists and is not empty (pass --overwrite to replace it)")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    try:
+        save_npy_atomic(staging / ENCRYPTION_FILE, encoded.encryption.astype(np.float32, copy=False))
+        save_npy_atomic(staging / LABEL_FILE, encoded.labels.astype(np.float32, copy=False))
+        files = {name: sha256_file(staging / name) for name in PUBLIC_FILES}
+        prefix = encoded.preset or encoded.encoder
+        challenge_id = f"{prefix}-{files[ENCRYPTION_FILE][:10]}"
+        _write_key(staging / KEY_DIR, encoded.key)
+        write_json_atomic(staging / META_FILE, _build_meta(encoded, challenge_id, files).to_json())
+        os.chmod(staging, 0o777 & ~current_umask())
+        _replace_dir(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    logger.info("wrote challenge %s (%d rows) to %s", challenge_id, encoded.encryption.shape[0], out_dir)
+    return out_dir
+
+
+def _replace_dir(staging: Path, target: Path) -> None:
+    """Move a finished directory into place; an old one is only removed once the new one is in."""
+    if target.exists():
+        backup = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, backup)
+        os.replace(staging, target)
+        shutil.rmtree(backup, ignore_errors=True)
+    else:
+        os.replace(staging, target)
+
+
+def _write_key(key_dir: Path, key: ChallengeKey) -> None:
+    key_dir.mkdir(parents=True, exist_ok=True)
+    save_npy_atomic(key_dir / "private.npy", key.private.astype(np.float32, copy=False))
+    save_npz_atomic(
+        key_dir / "assignment.npz",
+        {
+            "private_index": key.private_index.astype(np.int64),
+            "private_labels": key.private_labels.astype(np.int64),
+            "coefficients": key.coefficients.astype(np.float64),
+            "public_index": key.public_index.astype(np.int64),
+            "epoch": key.epoch.astype(np.int64),
+            "seed": np.int64(-1 if key.seed is None else key.seed),
+        },
+    )
+    if key.public is not None:
+        save_npy_atomic(key_dir / "public.npy", key.public.astype(np.float32, copy=False))
+    files = {p.name: sha256_file(p) for p in sorted(key_dir.iterdir()) if p.suffix in {".npy", ".npz"}}
+    write_json_atomic(key_dir / "key.json", {"seed": key.seed, "provenance": key.provenance, "files": files})
+
+
+# --------------------------------------------------------------------------------------- reading
+
+
+def _check_images(array: np.ndarray, path: Path) -> None:
+    check_image_shape(array.shape, path)
+    if array.dtype != np.float32:
+        raise InputFileError(path, f"dtype {array.dtype}, expected float32")
+    check_finite(array, path)
+
+
+def check_finite(array: np.ndarray, path: Path) -> None:
+    """Raise naming the count and the first row of non-finite values (checked in bounded chunks)."""
+    bad_total, first_bad = 0, None
+    for start in range(0, array.shape[0], _FINITE_CHUNK_ROWS):
+        chunk = np.asarray(array[start : start + _FINITE_CHUNK_ROWS])
+        bad = ~np.isfinite(chunk.reshape(chunk.shape[0], -1))
+        if bad.any():
+            rows = np.flatnonzero(bad.any(axis=1))
+            bad_total += int(bad.sum())
+            if first_bad is None:
+                first_bad = start + int(rows[0])
+    if bad_total:
+        raise InputFileError(path, f"holds {bad_total} NaN/inf value(s), first in row {first_bad}")
+
+
+def _verify_sha256(path: Path, expected: str | None) -> None:
+    if expected is None:
+        raise InputFileError(path.parent / META_FILE, f"no sha256 recorded for {path.name}")
+    actual = sha256_file(path)
+    if actual != expected:
+        raise InputFileError(
+            path, f"sha256 mismatch: challenge.json records {expected[:16]}..., the file has {actual[:16]}... "
+            "(modified or corrupted)"
+        )
+
+
+def _load_public_arrays(directory: Path, *, mmap: bool, strict_dtype: bool) -> tuple[np.ndarray, np.ndarray]:
+    enc_path, lab_path = directory / ENCRYPTION_FILE, directory / LABEL_FILE
+    encryption = load_npy(enc_path, mmap=mmap)
+    labels = load_npy(lab_path)
+    check_image_shape(encryption.shape, enc_path, rows="E", what="encryptions")
+    if not np.issubdtype(encryption.dtype, np.floating) or (strict_dtype and encryption.dtype != np.float32):
+        raise InputFileError(enc_path, f"dtype {encryption.dtype}, expected float32")
+    if labels.ndim != 2 or labels.shape[0] != encryption.shape[0]:
+        raise InputFileError(
+            lab_path, f"shape {labels.shape}, expected {encryption.shape[0]} rows (one per encryption) x classes"
+        )
+    if not np.issubdtype(labels.dtype, np.floating) or (strict_dtype and labels.dtype != np.float32):
+        raise InputFileError(lab_path, f"dtype {labels.dtype}, expected float32")
+    check_finite(encryption, enc_path)
+    check_finite(labels, lab_path)
+    if encryption.dtype != np.float32:
+        encryption = encryption.astype(np.float32)
+    return encryption, labels.astype(np.float32, copy=False)
+
+
+def _original_release_meta(directory: Path, encryption: np.ndarray, labels: np.ndarray) -> ChallengeMeta:
+    """Metadata for a bare ``encryption.npy`` + ``label.npy`` directory (the 2020 release layout)."""
+    files = {name: sha256_file(directory / name) for name in PUBLIC_FILES}
+    return ChallengeMeta(
+        challenge_id=f"original-{files[ENCRYPTION_FILE][:10]}",
+        encoder="unknown (original release layout)",
+        encoder_version="",
+        preset=None,
+        params={},
+        class_names=[f"class_{i}" for i in range(labels.shape[1])],
+        num_rows=int(encryption.shape[0]),
+        pixels=get_pixel_space("[-1,1]"),
+        versions={},
+        created="",
+        files=files,
+        original_release=True,
+    )
+
+
+def load_challenge(directory: str | os.PathLike[str], *, mmap: bool = False) -> PublicChallenge:
+    """Read and check the public part of a challenge (the key is never touched)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InputFileError(directory, "challenge directory not found" if not directory.exists() else "not a directory")
+    meta_path = directory / META_FILE
+    if not meta_path.exists():
+        missing = [name for name in PUBLIC_FILES if not (directory / name).is_file()]
+        if missing:
+            raise InputFileError(directory, f"not a challenge: no {META_FILE} and no {' / '.join(missing)}")
+        encryption, labels = _load_public_arrays(directory, mmap=mmap, strict_dtype=False)
+        logger.info("%s has no %s: reading it as an original-release challenge", directory, META_FILE)
+        return PublicChallenge(_original_release_meta(directory, encryption, labels), encryption, labels, directory)
+    meta = ChallengeMeta.from_json(read_json(meta_path), meta_path)
+    for name in PUBLIC_FILES:
+        if not (directory / name).is_file():
+            raise InputFileError(directory / name, "file not found")
+        _verify_sha256(directory / name, meta.files.get(name))
+    encryption, labels = _load_public_arrays(directory, mmap=mmap, strict_dtype=True)
+    if encryption.shape[0] != meta.num_rows:
+        raise InputFileError(
+            directory / ENCRYPTION_FILE, f"holds {encryption.shape[0]} rows but challenge.json says {meta.num_rows}"
+        )
+    if labels.shape[1] != meta.num_classes:
+        raise InputFileError(
+            directory / LABEL_FILE, f"has {labels.shape[1]} label columns but challenge.json names {meta.num_classes} classes"
+        )
+    return PublicChallenge(meta, encryption, labels, directory)
+
+
+def has_key(directory: str | os.PathLike[str]) -> bool:
+    return (Path(directory) / KEY_DIR / "private.npy").is_file()
+
+
+def load_key(directory: str | os.PathLike[str], num_rows: int | None = None) -> ChallengeKey:
+    """Read the ground truth of a challenge (for scoring; never for attacks)."""
+    directory = Path(directory)
+    key_dir = directory / KEY_DIR
+    if not key_dir.is_dir():
+        raise InputFileError(key_dir, "no key directory: this challenge cannot be scored here")
+    key_json = read_json(key_dir / "key.json") if (key_dir / "key.json").exists() else {}
+    for name, digest in dict(key_json.get("files", {})).items():
+        if (key_dir / name).exists() and sha256_file(key_dir / name) != digest:
+            raise InputFileError(key_dir / name, "sha256 mismatch with key.json (modified or corrupted)")
+    private = load_npy(key_dir / "private.npy")
+    arrays = load_npz(key_dir / "assignment.npz")
+    needed = ("private_index", "private_labels", "coefficients", "public_index", "epoch")
+    missing = [name for name in needed if name not in arrays]
+    if missing:
+        raise InputFileError(key_dir / "assignment.npz", f"missing array(s): {', '.join(missing)}")
+    public = load_npy(key_dir / "public.npy") if (key_dir / "public.npy").exists() else None
+    seed = int(arrays["seed"]) if "seed" in arrays and int(arrays["seed"]) >= 0 else None
+    key = ChallengeKey(
+        private=private,
+        private_labels=arrays["private_labels"],
+        private_index=arrays["private_index"],
+        coefficients=arrays["coefficients"],
+        public_index=arrays["public_index"],
+        epoch=arrays["epoch"],
+        seed=seed,
+        public=public,
+        provenance=dict(key_json.get("provenance", {})),
+    )
+    rows = num_rows if num_rows is not None else key.private_index.shape[0]
+    key.validate(rows, key_dir)
+    return key
+
+
+def copy_public_files(directory: str | os.PathLike[str], destination: str | os.PathLike[str]) -> Path:
+    """Copy only the public files of a challenge (what an isolated attack may see)."""
+    directory, destination = Path(directory), Path(destination)
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in (META_FILE, *PUBLIC_FILES):
+        source = directory / name
+        if source.exists():
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+__all__ = [
+    "ChallengeKey",
+    "ChallengeMeta",
+    "EncodedChallenge",
+    "PublicChallenge",
+    "check_finite",
+    "copy_public_files",
+    "has_key",
+    "library_versions",
+    "load_challenge",
+    "load_key",
+    "write_challenge",
+]
+

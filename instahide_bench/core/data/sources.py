@@ -1,0 +1,66 @@
+"""Parsing of source specifications (``cifar10:PATH``) into loaders.
+
+A source is asked for a number of images in a role ("private" images to hide, or "public"
+images to mix in) and returns an :class:`ImageSet` chosen deterministically from a seed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Literal, Protocol
+
+from instahide_bench.core.errors import ConfigError
+from instahide_bench.core.data.base import ImageSet
+
+Role = Literal["private", "public"]
+
+
+class DataSource(Protocol):
+    """A loader: ``load(count, seed)`` gives ``count`` images chosen deterministically by ``seed``."""
+
+    spec: str
+
+    def load(self, count: int, seed: int) -> ImageSet: ...
+
+
+#: kind -> factory(path or None, role) -> DataSource; filled by the loader modules below.
+SOURCE_KINDS: dict[str, Callable[[str | None, Role], DataSource]] = {}
+
+
+def register_source(kind: str) -> Callable[[Callable[[str | None, Role], DataSource]], Callable[[str | None, Role], DataSource]]:
+    def decorate(factory: Callable[[str | None, Role], DataSource]) -> Callable[[str | None, Role], DataSource]:
+        SOURCE_KINDS[kind] = factory
+        return factory
+
+    return decorate
+
+
+def parse_source(spec: str, role: Role) -> DataSource:
+    """``embedded``, ``cifar10:PATH``, ``folder:PATH`` or ``npy:PATH`` -> a loader for ``role``."""
+    _import_loaders()
+    kind, sep, path = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind not in SOURCE_KINDS:
+        raise ConfigError(f"unknown data source {spec!r}; use one of: " + ", ".join(f"{k}:PATH" if k != "embedded" else k for k in SOURCE_KINDS))
+    return SOURCE_KINDS[kind](path if sep else None, role)
+
+
+def absolute_source(spec: str, base: str | os.PathLike[str] | None = None) -> str:
+    """``spec`` with a relative PATH made absolute against ``base`` (default: the working directory).
+
+    A spec's path means what it means where the user typed it; attacks run in a child process
+    with its own working directory, so the runner hands them absolute paths.
+    """
+    kind, sep, rest = spec.partition(":")
+    if not sep or not rest:
+        return spec
+    path, mark, query = rest.partition("?")
+    if not path or os.path.isabs(path):
+        return spec
+    return f"{kind}:{os.path.abspath(os.path.join(base or os.getcwd(), path))}{mark}{query}"
+
+
+def _import_loaders() -> None:
+    """Import the loader modules so that they register themselves (kept lazy: some are heavy)."""
+    from instahide_bench.core.data import arrays, cifar10, embedded, folder  # noqa: F401

@@ -1,0 +1,101 @@
+"""Pixel spaces: how 8-bit images are mapped to the numbers an encoder mixes.
+
+A pixel space is an affine map per channel, ``x = (v/255 - offset) / scale``. The challenge
+used [-1, 1] (``v/127.5 - 1``); InstaHide's training code used per-channel dataset
+normalisation; [0, 1] is the known-insecure range (every mixture is non-negative).
+Scoring always clips to the space's valid box and computes SSIM on images mapped back to [0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from instahide_bench.core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class PixelSpace:
+    """Per-channel affine map between [0, 1] images and the encoder's pixel values."""
+
+    name: str
+    offset: tuple[float, float, float]
+    scale: tuple[float, float, float]
+
+    @property
+    def _offset(self) -> np.ndarray:
+        return np.asarray(self.offset, dtype=np.float64)
+
+    @property
+    def _scale(self) -> np.ndarray:
+        return np.asarray(self.scale, dtype=np.float64)
+
+    @property
+    def low(self) -> np.ndarray:
+        """Smallest valid value per channel (the image of 0)."""
+        return (0.0 - self._offset) / self._scale
+
+    @property
+    def high(self) -> np.ndarray:
+        """Largest valid value per channel (the image of 1)."""
+        return (1.0 - self._offset) / self._scale
+
+    @property
+    def signed(self) -> bool:
+        """True when some valid pixel values are negative, so that the sign mask hides information."""
+        return bool(np.any(self.low < 0))
+
+    def from_uint8(self, images: np.ndarray) -> np.ndarray:
+        """uint8 NHWC images -> float32 values in this space (computed in float64, then rounded)."""
+        return self.from_unit(np.asarray(images, dtype=np.float64) / 255.0)
+
+    def from_unit(self, images: np.ndarray) -> np.ndarray:
+        """Images in [0, 1] (channel last) -> float32 values in this space."""
+        return ((np.asarray(images, dtype=np.float64) - self._offset) / self._scale).astype(np.float32)
+
+    def to_unit(self, values: np.ndarray) -> np.ndarray:
+        """Values in this space (channel last) -> float64 images in [0, 1] (not clipped)."""
+        return np.asarray(values, dtype=np.float64) * self._scale + self._offset
+
+    def clip(self, values: np.ndarray) -> np.ndarray:
+        """Clip channel-last values to the valid box of this space (float32)."""
+        return np.clip(values, self.low.astype(np.float32), self.high.astype(np.float32)).astype(np.float32, copy=False)
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "offset": list(self.offset), "scale": list(self.scale)}
+
+
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2023, 0.1994, 0.2010)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+PIXEL_SPACES: dict[str, PixelSpace] = {
+    space.name: space
+    for space in (
+        PixelSpace("[-1,1]", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+        PixelSpace("[0,1]", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+        PixelSpace("cifar10-normalised", CIFAR10_MEAN, CIFAR10_STD),
+        PixelSpace("imagenet-normalised", IMAGENET_MEAN, IMAGENET_STD),
+    )
+}
+
+
+def get_pixel_space(name: str) -> PixelSpace:
+    try:
+        return PIXEL_SPACES[name]
+    except KeyError:
+        raise ConfigError(f"unknown pixel space {name!r}; known: {', '.join(PIXEL_SPACES)}") from None
+
+
+def pixel_space_from_json(obj: object) -> PixelSpace:
+    """Rebuild a pixel space from challenge.json (a name, or a dict with name/offset/scale)."""
+    if isinstance(obj, str):
+        return get_pixel_space(obj)
+    if isinstance(obj, dict) and {"name", "offset", "scale"} <= obj.keys():
+        offset, scale = tuple(map(float, obj["offset"])), tuple(map(float, obj["scale"]))
+        if len(offset) != 3 or len(scale) != 3 or min(scale) <= 0:
+            raise ConfigError(f"invalid pixel space {obj!r}")
+        return PixelSpace(str(obj["name"]), offset, scale)  # type: ignore[arg-type]
+    raise ConfigError(f"invalid pixel space {obj!r}")
