@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-
 import subprocess
 import sys
 import tempfile
@@ -92,8 +91,12 @@ def run_one(challenge_dir: Path, workdir: Path, overrides: dict[str, str], seed:
     mapping = majority_map(slot_image, truth, facts.num_private)
     per_image = image_ssim(result.recovered, key.private, mapping, challenge.pixels)
     return {
-        "E": challenge.num_rows, "n": facts.num_private, "T": facts.T, "device": str(device),
-        "seconds": round(seconds, 1), "peak_rss_mib": round(peak / 2**20),
+        "E": challenge.num_rows,
+        "n": facts.num_private,
+        "T": facts.T,
+        "device": str(device),
+        "seconds": round(seconds, 1),
+        "peak_rss_mib": round(peak / 2**20),
         **{name: round(value, 4) for name, value in scores.to_json().items() if name != "num_rows"},
         **{name: round(float(value), 4) for name, value in quality.to_json().items()},
         "image_ssim_mean": round(float(np.nanmean(per_image)), 4),
@@ -116,20 +119,44 @@ def child(args: argparse.Namespace) -> None:
 
 def measure(n: int, T: int, seed: int, settings: list[str], scratch: Path) -> dict:
     challenge = make_challenge(scratch / f"challenge-n{n}-T{T}-s{seed}", n, T, seed)
-    command = [sys.executable, __file__, "_one", "--challenge", str(challenge),
-               "--workdir", str(scratch / f"work-n{n}-T{T}-s{seed}"), "--seed", "0"]
+    command = [
+        sys.executable,
+        __file__,
+        "_one",
+        "--challenge",
+        str(challenge),
+        "--workdir",
+        str(scratch / f"work-n{n}-T{T}-s{seed}"),
+        "--seed",
+        "0",
+    ]
     for item in settings:
         command += ["--set", item]
-    output = subprocess.run(command, check=True, capture_output=True, text=True,
-                            env={**os.environ, "INSTAHIDE_BENCH_PROGRESS": "0"}).stdout
-    line = next(l for l in output.splitlines() if l.startswith("RESULT "))
-    result = json.loads(line[len("RESULT "):])
+    output = subprocess.run(
+        command, check=True, capture_output=True, text=True, env={**os.environ, "INSTAHIDE_BENCH_PROGRESS": "0"}
+    ).stdout
+    line = next(text for text in output.splitlines() if text.startswith("RESULT "))
+    result = json.loads(line[len("RESULT ") :])
     print(json.dumps(result), flush=True)
     return result
 
 
-COLUMNS = ("E", "n", "T", "seconds", "peak_rss_mib", "max_ssim", "mean_ssim", "min_l2", "mean_l2", "purity",
-           "slot_accuracy", "row_accuracy", "image_ssim_mean", "pair_auc_simulated")
+COLUMNS = (
+    "E",
+    "n",
+    "T",
+    "seconds",
+    "peak_rss_mib",
+    "max_ssim",
+    "mean_ssim",
+    "min_l2",
+    "mean_l2",
+    "purity",
+    "slot_accuracy",
+    "row_accuracy",
+    "image_ssim_mean",
+    "pair_auc_simulated",
+)
 
 
 def table(results: list[dict]) -> str:
@@ -147,8 +174,12 @@ def main() -> None:
     parser.add_argument("--Ts", default="10,20,50", help="tsweep: values of T")
     parser.add_argument("--seed", type=int, default=1, help="challenge seed")
     parser.add_argument("--set", action="append", default=[], help="attack config key=value")
-    parser.add_argument("--aux", choices=["matched", "embedded"], default="matched",
-                        help="auxiliary simulation data: CIFAR-10 test split + ImageNet (matched) or the embedded photographs")
+    parser.add_argument(
+        "--aux",
+        choices=["matched", "embedded"],
+        default="matched",
+        help="auxiliary simulation data: CIFAR-10 test split + ImageNet (matched) or the embedded photographs",
+    )
     parser.add_argument("--challenge", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--keep", help="keep challenges and caches in this folder")
@@ -157,8 +188,12 @@ def main() -> None:
         child(args)
         return
     settings = auxiliary_settings(args.aux) + args.set  # later --set items win
-    print(f"data: {sources().get('private_source', 'embedded')}; attack settings {settings}; torch threads 2; machine load "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
+    print(
+        f"data: {sources().get('private_source', 'embedded')}; attack settings {settings}; torch threads 2; "
+        "machine load "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="bench-carlini-") as tmp:
         scratch = Path(args.keep) if args.keep else Path(tmp)
         scratch.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,9 @@ from pathlib import Path
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shared", type=Path, default=None, help="the shared data folder (CIFAR-10 subset + ImageNet samples)")
+    parser.add_argument(
+        "--shared", type=Path, default=None, help="the shared data folder (CIFAR-10 subset + ImageNet samples)"
+    )
     parser.add_argument("--preset", default="challenge-2020")
     args = parser.parse_args()
 
@@ -30,8 +32,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
         os.environ["INSTAHIDE_BENCH_CACHE"] = cache  # a cold cache for the first build
-        from instahide_bench.core.data import parse_source
         from instahide_bench.benchmark.generate import generate
+        from instahide_bench.core.data import parse_source
         from instahide_bench.encoders import get_preset
 
         needed = get_preset(args.preset).build().required_public()
@@ -44,13 +46,15 @@ def main() -> None:
         warm = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        path, times = generate(args.preset, Path(out) / "c", private_source=private, public_source=public, seed=1)
+        _path, times = generate(args.preset, Path(out) / "c", private_source=private, public_source=public, seed=1)
         total = time.perf_counter() - clock
 
     print(f"preset {args.preset}: private {private}, public {public}, {os.cpu_count()} CPU cores")
     print(f"public pool of {needed} patches: cold {cold:.2f} s, warm (cached) {warm:.2f} s")
-    print(f"5000-row generation (warm pool): total {total:.2f} s = private load {times.private_load:.2f} s "
-          f"+ public load {times.public_load:.2f} s + encode {times.encode:.2f} s + write {times.write:.2f} s")
+    print(
+        f"5000-row generation (warm pool): total {total:.2f} s = private load {times.private_load:.2f} s "
+        f"+ public load {times.public_load:.2f} s + encode {times.encode:.2f} s + write {times.write:.2f} s"
+    )
 
 
 if __name__ == "__main__":

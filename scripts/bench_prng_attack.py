@@ -37,8 +37,8 @@ from instahide_bench.attacks.prng_seed_search import (
     SeedTarget,
     search_seeds,
 )
-from instahide_bench.core.challenge import load_challenge, load_key
 from instahide_bench.benchmark.generate import generate
+from instahide_bench.core.challenge import load_challenge, load_key
 from instahide_bench.core.scoring import score_decryption
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -61,13 +61,17 @@ def make_challenge(out: Path, seed: int) -> Path:
 def report(name: str, result: SearchResult, workers: int) -> None:
     """One line: wall and CPU time, rates, and projections for 2**32 seeds."""
     wall_rate = result.seeds_per_second
-    line = (f"{name:<34} {result.seeds_searched:>13,d} seeds  {result.seconds:7.1f} s wall "
-            f"(+{result.startup_seconds:.1f} s start-up)  {wall_rate / 1e6:6.2f} M/s -> 2**32 in "
-            f"{SEED_SPACE / wall_rate / 60:6.1f} min")
+    line = (
+        f"{name:<34} {result.seeds_searched:>13,d} seeds  {result.seconds:7.1f} s wall "
+        f"(+{result.startup_seconds:.1f} s start-up)  {wall_rate / 1e6:6.2f} M/s -> 2**32 in "
+        f"{SEED_SPACE / wall_rate / 60:6.1f} min"
+    )
     if result.cpu_seconds:
         per_cpu = result.seeds_searched / result.cpu_seconds
-        line += (f" | {result.cpu_seconds:7.1f} CPU s, {per_cpu / 1e6:5.2f} M/CPU-s -> 2**32 on {workers} dedicated "
-                 f"cores in {SEED_SPACE / per_cpu / workers / 60:6.1f} min")
+        line += (
+            f" | {result.cpu_seconds:7.1f} CPU s, {per_cpu / 1e6:5.2f} M/CPU-s -> 2**32 on {workers} dedicated "
+            f"cores in {SEED_SPACE / per_cpu / workers / 60:6.1f} min"
+        )
     print(line + f"  load avg {os.getloadavg()[0]:.1f}")
 
 
@@ -90,12 +94,16 @@ def attack_and_score(path: Path, true_seed: int, bits: int, workers: int) -> Non
     total = time.perf_counter() - clock
     info = result.info
     print(f"attack (dask, {config.seed_range}): {result.message}; {total:.1f} s in all")
-    print(f"  seed found: {'yes' if info.get('seed') == true_seed else 'NO'} ({info.get('seed')}); "
-          f"search {info['search_seconds']:.1f} s, solve {info.get('solve_seconds', float('nan')):.1f} s, "
-          f"{info.get('unknowns')} unknowns, relative residual {info.get('relative_residual', float('nan')):.1e}")
+    print(
+        f"  seed found: {'yes' if info.get('seed') == true_seed else 'NO'} ({info.get('seed')}); "
+        f"search {info['search_seconds']:.1f} s, solve {info.get('solve_seconds', float('nan')):.1f} s, "
+        f"{info.get('unknowns')} unknowns, relative residual {info.get('relative_residual', float('nan')):.1e}"
+    )
     scores = score_decryption(challenge, load_key(path), result.decryption).scores
-    print(f"  Max_SSIM {scores.max_ssim:.4f}  Mean_SSIM {scores.mean_ssim:.4f}  Min_L2 {scores.min_l2:.6f}  "
-          f"Mean_L2 {scores.mean_l2:.4f}")
+    print(
+        f"  Max_SSIM {scores.max_ssim:.4f}  Mean_SSIM {scores.mean_ssim:.4f}  Min_L2 {scores.min_l2:.6f}  "
+        f"Mean_L2 {scores.mean_l2:.4f}"
+    )
 
 
 def big_search(target: SeedTarget, true_seed: int, bits: int | None, workers: int) -> None:
@@ -103,8 +111,10 @@ def big_search(target: SeedTarget, true_seed: int, bits: int | None, workers: in
     name = "full space" if bits is None else f"slice of 2**{bits} ending at the seed"
     cpu_clock, clock = time.process_time(), time.perf_counter()
     result = search_seeds(target, SearchSettings(seeds, "dask", workers=workers))
-    print(f"{name}: {result.summary()}; {time.perf_counter() - clock:.1f} s in all "
-          f"(this process: {time.process_time() - cpu_clock:.1f} CPU s)")
+    print(
+        f"{name}: {result.summary()}; {time.perf_counter() - clock:.1f} s in all "
+        f"(this process: {time.process_time() - cpu_clock:.1f} CPU s)"
+    )
     report(f"dask {name}", result, workers)
 
 
@@ -125,8 +135,10 @@ def main() -> None:
         if true_seed is None:
             raise SystemExit(f"{path} has no seed in its key: not a legacy-seeded challenge")
         target = SeedTarget.from_challenge(load_challenge(path))
-        print(f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}; evidence false-positive rate "
-              f"{target.false_positive_rate():.2g} per seed")
+        print(
+            f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}; evidence false-positive rate "
+            f"{target.false_positive_rate():.2g} per seed"
+        )
         throughput(target, true_seed, options.range_bits, options.workers)
         attack_and_score(path, true_seed, options.range_bits, options.workers)
         if options.full_space or options.slice_bits is not None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-
 import time
 import tracemalloc
 
@@ -52,24 +51,30 @@ def images(count: int, role: str, seed: int) -> ImageSet:
 def build(rows: int, seed: int = 7) -> tuple[PublicChallenge, ChallengeKey, np.ndarray]:
     if rows % PRIVATE_IMAGES:
         raise SystemExit(f"--rows must be a multiple of {PRIVATE_IMAGES}")
-    encoder = get_preset("challenge-2020").build({"n": PRIVATE_IMAGES, "T": rows // PRIVATE_IMAGES,
-                                                   "pool_size": POOL_SIZE})
-    encoded: EncodedChallenge = encoder.encode(images(PRIVATE_IMAGES, "private", 0), images(POOL_SIZE, "public", 1),
-                                               seed=seed)
+    encoder = get_preset("challenge-2020").build(
+        {"n": PRIVATE_IMAGES, "T": rows // PRIVATE_IMAGES, "pool_size": POOL_SIZE}
+    )
+    encoded: EncodedChallenge = encoder.encode(
+        images(PRIVATE_IMAGES, "private", 0), images(POOL_SIZE, "public", 1), seed=seed
+    )
     magnitude = np.abs(encoded.encryption)
     peak = magnitude.reshape(rows, -1).max(axis=1)[:, None, None, None]
     decryption = (magnitude / np.maximum(peak, 1e-12) * 2 - 1).astype(np.float32)
     return encoded.public_view(f"bench-{rows}"), encoded.key, decryption
 
 
-def repeated(challenge: PublicChallenge, key: ChallengeKey, decryption: np.ndarray,
-             rows: int) -> tuple[PublicChallenge, ChallengeKey, np.ndarray]:
+def repeated(
+    challenge: PublicChallenge, key: ChallengeKey, decryption: np.ndarray, rows: int
+) -> tuple[PublicChallenge, ChallengeKey, np.ndarray]:
     """The challenge repeated to ``rows`` rows (encryptions as a broadcast view: the scorer only counts them)."""
     reps = -(-rows // len(decryption))
     encryption = np.broadcast_to(challenge.encryption[:1], (rows, *challenge.encryption.shape[1:]))
     index = np.tile(key.private_index, (reps, 1))[:rows]
-    return (dataclasses.replace(challenge, encryption=encryption), dataclasses.replace(key, private_index=index),
-            np.tile(decryption, (reps, 1, 1, 1))[:rows])
+    return (
+        dataclasses.replace(challenge, encryption=encryption),
+        dataclasses.replace(key, private_index=index),
+        np.tile(decryption, (reps, 1, 1, 1))[:rows],
+    )
 
 
 def skimage_loop(challenge: PublicChallenge, key: ChallengeKey, decryption: np.ndarray) -> np.ndarray:
@@ -85,8 +90,9 @@ def skimage_loop(challenge: PublicChallenge, key: ChallengeKey, decryption: np.n
     return out
 
 
-def timed_score(challenge: PublicChallenge, key: ChallengeKey, decryption: np.ndarray,
-                repeats: int) -> tuple[float, ScoreResult]:
+def timed_score(
+    challenge: PublicChallenge, key: ChallengeKey, decryption: np.ndarray, repeats: int
+) -> tuple[float, ScoreResult]:
     """Best wall time of ``repeats`` runs, and the (identical) result."""
     timings = []
     for _ in range(max(repeats, 1)):
@@ -121,21 +127,27 @@ def main() -> None:
     reference = skimage_loop(challenge, key, decryption)
     loop = time.perf_counter() - start
     difference = np.abs(reference - result.rows.ssim).max()
-    print(f"E={args.rows}: score_decryption {ours:.3f} s (best of {args.repeats}), "
-          f"skimage loop ({2 * args.rows} calls) {loop:.2f} s, ratio {loop / ours:.1f}x")
+    print(
+        f"E={args.rows}: score_decryption {ours:.3f} s (best of {args.repeats}), "
+        f"skimage loop ({2 * args.rows} calls) {loop:.2f} s, ratio {loop / ours:.1f}x"
+    )
     print(f"largest per-row SSIM difference from skimage: {difference:.2e}")
     # Both peaks include the input check's fixed 4096-row chunks (at most ~25 MiB, reached from E = 8192).
     small_peak = traced_peak(challenge, key, decryption)
-    print(f"E={args.rows}: peak traced memory while scoring {small_peak / 2**20:.1f} MiB "
-          f"(decryption itself {decryption.nbytes / 2**20:.1f} MiB)")
+    print(
+        f"E={args.rows}: peak traced memory while scoring {small_peak / 2**20:.1f} MiB "
+        f"(decryption itself {decryption.nbytes / 2**20:.1f} MiB)"
+    )
     if args.large_rows:
         challenge, key, decryption = repeated(challenge, key, decryption, args.large_rows)
         large, _ = timed_score(challenge, key, decryption, 1)
         large_peak = traced_peak(challenge, key, decryption)
-        print(f"E={args.large_rows}: score_decryption {large:.2f} s "
-              f"(projected from E={args.rows}: {ours * args.large_rows / args.rows:.2f} s), "
-              f"peak traced memory while scoring {large_peak / 2**20:.1f} MiB "
-              f"(decryption itself {decryption.nbytes / 2**20:.0f} MiB)")
+        print(
+            f"E={args.large_rows}: score_decryption {large:.2f} s "
+            f"(projected from E={args.rows}: {ours * args.large_rows / args.rows:.2f} s), "
+            f"peak traced memory while scoring {large_peak / 2**20:.1f} MiB "
+            f"(decryption itself {decryption.nbytes / 2**20:.0f} MiB)"
+        )
     rss = peak_memory_bytes() / 2**20
     print(f"process peak RSS (inputs included): {rss:.0f} MiB")
 

@@ -60,9 +60,11 @@ def report(name: str, seeds: int, times: list[tuple[float, float]], threads: int
     cpu = min(cpu for _, cpu in times)
     rate = seeds / best
     dedicated = seeds * threads / cpu
-    print(f"{name:<22} {seeds:>11,d} seeds  best {rate / 1e6:6.2f} M/s  median {seeds / median / 1e6:6.2f} M/s"
-          f"  -> 2**32 in {ALL_SEEDS / rate / 60:7.1f} min   | per CPU time: {dedicated / 1e6:6.2f} M/s"
-          f" -> 2**32 in {ALL_SEEDS / dedicated / 60:7.1f} min")
+    print(
+        f"{name:<22} {seeds:>11,d} seeds  best {rate / 1e6:6.2f} M/s  median {seeds / median / 1e6:6.2f} M/s"
+        f"  -> 2**32 in {ALL_SEEDS / rate / 60:7.1f} min   | per CPU time: {dedicated / 1e6:6.2f} M/s"
+        f" -> 2**32 in {ALL_SEEDS / dedicated / 60:7.1f} min"
+    )
     return rate
 
 
@@ -88,11 +90,15 @@ def false_positive_check(seed: int, seeds: int) -> None:
         began = time.perf_counter()
         passed = search_block(start, start + seeds, evidence).size
         took = time.perf_counter() - began
-        print(f"{name:<20} check_rows=1, {tolerance:>4} ulp: {passed:>6} of {seeds:,d} wrong seeds passed, "
-              f"estimate {estimate * seeds:9.3g} ({-np.log2(estimate):4.1f} bits; {took:.0f} s)")
+        print(
+            f"{name:<20} check_rows=1, {tolerance:>4} ulp: {passed:>6} of {seeds:,d} wrong seeds passed, "
+            f"estimate {estimate * seeds:9.3g} ({-np.log2(estimate):4.1f} bits; {took:.0f} s)"
+        )
         default = Evidence.from_labels(labels, N, K, UPPER, DOM)
-        print(f"{'':<20} default check (2 rows, 1 ulp): {default.false_positive_rate():.3g} per seed, "
-              f"{default.false_positive_rate() * ALL_SEEDS:.3g} false candidates expected over 2**32")
+        print(
+            f"{'':<20} default check (2 rows, 1 ulp): {default.false_positive_rate():.3g} per seed, "
+            f"{default.false_positive_rate() * ALL_SEEDS:.3g} false candidates expected over 2**32"
+        )
 
 
 def main() -> None:
@@ -116,8 +122,10 @@ def main() -> None:
     except OSError:
         enabled = False
     if enabled:
-        print(f"scheduler autogroups on (this session: {group}): busy sessions share the CPUs fairly, so while "
-              "others run, a second thread adds little wall-clock speed; see the CPU-time column")
+        print(
+            f"scheduler autogroups on (this session: {group}): busy sessions share the CPUs fairly, so while "
+            "others run, a second thread adds little wall-clock speed; see the CPU-time column"
+        )
     began = time.perf_counter()
     search_block(0, 1000, evidence)
     search_block_torch(0, 1000, evidence)
@@ -126,18 +134,25 @@ def main() -> None:
     start = 3_000_000_000
     rates = {}
     for threads in (1, 2):
-        times = timed(lambda: search_block(start, start + options.seeds, evidence, threads=threads), options.repeat)
+        times = timed(
+            lambda threads=threads: search_block(start, start + options.seeds, evidence, threads=threads),
+            options.repeat,
+        )
         rates[threads] = report(f"numba, {threads} thread(s)", options.seeds, times, threads)
     torch_threads = torch.get_num_threads()
     for threads in sorted({1, torch_threads}):
         torch.set_num_threads(threads)
-        times = timed(lambda: search_block_torch(start, start + options.torch_seeds, evidence,
-                                                  block_size=options.torch_block), options.repeat)
+        times = timed(
+            lambda: search_block_torch(start, start + options.torch_seeds, evidence, block_size=options.torch_block),
+            options.repeat,
+        )
         report(f"torch CPU, {threads} thread(s)", options.torch_seeds, times, threads)
     torch.set_num_threads(torch_threads)
-    print(f"numba 2-thread speed-up {rates[2] / rates[1]:.2f}x; target 7.2 M/s (2**32 in 10 min) with 2 threads: "
-          f"{'reached' if rates[2] >= 7.2e6 else 'NOT reached'} on the wall clock; "
-          f"load average now {os.getloadavg()[0]:.1f}")
+    print(
+        f"numba 2-thread speed-up {rates[2] / rates[1]:.2f}x; target 7.2 M/s (2**32 in 10 min) with 2 threads: "
+        f"{'reached' if rates[2] >= 7.2e6 else 'NOT reached'} on the wall clock; "
+        f"load average now {os.getloadavg()[0]:.1f}"
+    )
     print(vectorisation_check())
     if options.fp_seeds:
         false_positive_check(options.seed, options.fp_seeds)

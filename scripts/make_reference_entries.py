@@ -19,8 +19,9 @@ from instahide_bench.benchmark.leaderboard.reference import reference_entries
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", type=Path, default=Path("leaderboard"),
-                        help="leaderboard root (default: leaderboard)")
+    parser.add_argument(
+        "--root", type=Path, default=Path("leaderboard"), help="leaderboard root (default: leaderboard)"
+    )
     parser.add_argument("--no-render", action="store_true", help="only write the entries")
     args = parser.parse_args()
     for stem, entry in reference_entries().items():

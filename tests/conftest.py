@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from instahide_bench.core.challenge import EncodedChallenge, write_challenge
 from instahide_bench.benchmark.generate import build_challenge
+from instahide_bench.core.challenge import EncodedChallenge, write_challenge
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: The real CIFAR-10 / ImageNet samples shipped beside a checkout (absent on a fresh machine).
@@ -16,8 +16,9 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 CIFAR_DIR = SHARED_DATA / "cifar10-subset" / "cifar-10-batches-py"
 IMAGENET_DIR = SHARED_DATA / "imagenet-samples"
 
-needs_shared_data = pytest.mark.skipif(not CIFAR_DIR.is_dir() or not IMAGENET_DIR.is_dir(),
-                                       reason="../shared/data is not present beside this checkout")
+needs_shared_data = pytest.mark.skipif(
+    not CIFAR_DIR.is_dir() or not IMAGENET_DIR.is_dir(), reason="../shared/data is not present beside this checkout"
+)
 
 #: Small sizes every preset accepts: n private images, T epochs, a small public pool.
 TINY = {"n": 12, "T": 3, "pool_size": 24}

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from instahide_bench.core.challenge import PublicChallenge
 from instahide_bench.attacks.common.rescale import abs_rescaled
 from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult
+from instahide_bench.core.challenge import PublicChallenge
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,12 @@ def run_job(job: WorkerJob) -> None:
     challenge = load_challenge(job.public_dir)
     attack_cls = ATTACKS.get(job.attack)
     attack = attack_cls(config_from_dict(attack_cls.Config, job.config))
-    context = AttackContext(device=torch.device(job.device), workdir=Path(job.workdir), seed=job.seed,
-                            resume=job.resume)
+    context = AttackContext(
+        device=torch.device(job.device), workdir=Path(job.workdir), seed=job.seed, resume=job.resume
+    )
+    threads = getattr(attack.config, "threads", None)
+    if context.device.type == "cpu" and isinstance(threads, int) and threads > 0:
+        torch.set_num_threads(threads)  # this process exists for this attack: its thread count is ours to set
     started = time.perf_counter()
     result = attack.run(challenge, context)
     runtime = time.perf_counter() - started
@@ -68,7 +72,9 @@ def run_job(job: WorkerJob) -> None:
     decryption = np.asarray(result.decryption)
     expected = (challenge.num_rows, 32, 32, 3)
     if decryption.shape != expected:
-        raise ValueError(f"attack {job.attack!r} returned a decryption of shape {decryption.shape}, expected {expected}")
+        raise ValueError(
+            f"attack {job.attack!r} returned a decryption of shape {decryption.shape}, expected {expected}"
+        )
     decryption = decryption.astype(np.float32, copy=False)
     check_finite(decryption, Path(f"<decryption returned by {job.attack}>"))
     save_npy_atomic(staging / "decryption.npy", decryption)
@@ -106,8 +112,9 @@ def _jsonable(value: Any) -> Any:
 
 def main(argv: list[str]) -> int:
     job = WorkerJob.read(Path(argv[0]))
-    logging.basicConfig(level=job.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=job.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
     try:
         run_job(job)
     except BaseException as exc:  # report every failure to the parent, readable

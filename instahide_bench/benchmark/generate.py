@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from instahide_bench.encoders.presets import get_preset
 from instahide_bench.core.challenge import EncodedChallenge, write_challenge
 from instahide_bench.core.data import parse_source
+from instahide_bench.encoders.presets import get_preset
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +82,12 @@ def generate(
 ) -> tuple[Path, GenerationTimes]:
     """Build a challenge and write it atomically to ``out_dir``."""
     encoded, times = build_challenge(
-        preset, overrides=overrides, private_source=private_source, public_source=public_source,
-        seed=seed, data_seed=data_seed,
+        preset,
+        overrides=overrides,
+        private_source=private_source,
+        public_source=public_source,
+        seed=seed,
+        data_seed=data_seed,
     )
     clock = time.perf_counter()
     path = write_challenge(out_dir, encoded, overwrite=overwrite)

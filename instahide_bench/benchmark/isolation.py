@@ -22,9 +22,29 @@ from pathlib import Path
 #: Environment variable that carries the forbidden roots to Python subprocesses.
 FORBIDDEN_ENV = "INSTAHIDE_BENCH_FORBIDDEN_PATHS"
 
-_PATH_EVENTS = frozenset({"open", "os.listdir", "os.scandir", "os.chdir", "os.chmod", "os.chown", "os.truncate",
-                          "os.rename", "os.remove", "os.rmdir", "os.mkdir", "shutil.copyfile", "shutil.copytree",
-                          "shutil.rmtree", "os.link", "os.symlink", "os.utime", "glob.glob", "os.startfile"})
+_PATH_EVENTS = frozenset(
+    {
+        "open",
+        "os.listdir",
+        "os.scandir",
+        "os.chdir",
+        "os.chmod",
+        "os.chown",
+        "os.truncate",
+        "os.rename",
+        "os.remove",
+        "os.rmdir",
+        "os.mkdir",
+        "shutil.copyfile",
+        "shutil.copytree",
+        "shutil.rmtree",
+        "os.link",
+        "os.symlink",
+        "os.utime",
+        "glob.glob",
+        "os.startfile",
+    }
+)
 _SPAWN_EVENTS = frozenset({"subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn"})
 
 
@@ -59,7 +79,9 @@ def install_guard(forbidden: Iterable[str | os.PathLike[str]]) -> None:
         return
 
     def deny(path: str) -> None:
-        raise KeyAccessError(f"instahide-bench isolation: attacks may not access {path} (the challenge's key lives there)")
+        raise KeyAccessError(
+            f"instahide-bench isolation: attacks may not access {path} (the challenge's key lives there)"
+        )
 
     def hook(event: str, args: tuple) -> None:
         if event in _PATH_EVENTS:
@@ -68,7 +90,11 @@ def install_guard(forbidden: Iterable[str | os.PathLike[str]]) -> None:
                 if resolved is not None and _inside(resolved, roots):
                     deny(resolved)
         elif event in _SPAWN_EVENTS:
-            cwd = args[2] if event == "subprocess.Popen" and len(args) > 2 and isinstance(args[2], (str, bytes, os.PathLike)) else None
+            cwd = (
+                args[2]
+                if event == "subprocess.Popen" and len(args) > 2 and isinstance(args[2], (str, bytes, os.PathLike))
+                else None
+            )
             for arg in _flatten(args):
                 resolved = _resolve(arg, os.fspath(cwd) if cwd is not None else None)
                 if resolved is not None and _inside(resolved, roots):
@@ -99,7 +125,9 @@ if _roots:
 '''
 
 
-def subprocess_env(forbidden: Iterable[str | os.PathLike[str]], site_dir: Path, base_env: dict[str, str] | None = None) -> dict[str, str]:
+def subprocess_env(
+    forbidden: Iterable[str | os.PathLike[str]], site_dir: Path, base_env: dict[str, str] | None = None
+) -> dict[str, str]:
     """Environment for the attack child: guard roots, a sitecustomize that re-installs the guard, no stray paths."""
     site_dir.mkdir(parents=True, exist_ok=True)
     (site_dir / "sitecustomize.py").write_text(_SITECUSTOMIZE.format(env=FORBIDDEN_ENV), encoding="utf-8")

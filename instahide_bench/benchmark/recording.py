@@ -40,8 +40,9 @@ def record_run(
     from instahide_bench.benchmark.leaderboard import AttackInfo, GridSource, measured_entry, record_entry
 
     attack = AttackInfo(report.attack, report.attack_version, report.config, report.complexity)
-    provenance = Provenance(hardware=hardware_info(), versions=scoring_versions(), date=utc_now_iso(),
-                            command=command_line)
+    provenance = Provenance(
+        hardware=hardware_info(), versions=scoring_versions(), date=utc_now_iso(), command=command_line
+    )
     notes = report.message if report.succeeded else f"attack did not succeed: {report.message}"
     entry = measured_entry(
         entry_name or report.attack,

@@ -9,6 +9,7 @@ or a limit never leaves a partial ``decryption.npy``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -23,11 +24,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from instahide_bench.benchmark.isolation import subprocess_env
 from instahide_bench.core.challenge import KEY_DIR, copy_public_files, load_challenge
 from instahide_bench.core.config import apply_overrides, config_to_dict, resolve_data_sources
 from instahide_bench.core.errors import InstaHideBenchError, ResourceLimitError
 from instahide_bench.core.io import read_json, write_json_atomic
-from instahide_bench.benchmark.isolation import subprocess_env
 
 logger = logging.getLogger(__name__)
 
@@ -113,10 +114,8 @@ def process_tree_rss(pid: int) -> int:
 
 
 def _kill_group(process: subprocess.Popen) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait()
 
 
@@ -133,7 +132,8 @@ def _watch(process: subprocess.Popen, options: RunOptions, attack: str) -> tuple
         if options.time_limit is not None and elapsed > options.time_limit:
             _kill_group(process)
             raise ResourceLimitError(
-                f"attack {attack!r} hit the wall-clock limit of {options.time_limit:g} s and was stopped; no output was written"
+                f"attack {attack!r} hit the wall-clock limit of {options.time_limit:g} s and was stopped; "
+                "no output was written"
             )
         if options.memory_limit_bytes is not None and peak > options.memory_limit_bytes:
             _kill_group(process)
@@ -244,7 +244,10 @@ def _failure_message(attack: str, staging: Path, code: int, out_dir: Path) -> st
     error = json.loads(error_path.read_text(encoding="utf-8"))
     log_path = out_dir / "attack-error.log"
     log_path.write_text(error.get("traceback", ""), encoding="utf-8")
-    return f"attack {attack!r} failed: {error.get('type')}: {error.get('message')} (traceback in {log_path}); no output was written"
+    return (
+        f"attack {attack!r} failed: {error.get('type')}: {error.get('message')} (traceback in {log_path}); "
+        "no output was written"
+    )
 
 
 def _score_and_record(
@@ -258,5 +261,12 @@ def _score_and_record(
 ) -> None:
     from instahide_bench.benchmark.recording import record_run
 
-    record_run(report, challenge_dir, out_dir / "decryption.npy", record=record, leaderboard_root=leaderboard_root,
-               entry_name=entry_name, command_line=command_line or shlex.join(sys.argv))
+    record_run(
+        report,
+        challenge_dir,
+        out_dir / "decryption.npy",
+        record=record,
+        leaderboard_root=leaderboard_root,
+        entry_name=entry_name,
+        command_line=command_line or shlex.join(sys.argv),
+    )

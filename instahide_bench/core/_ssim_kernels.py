@@ -48,8 +48,9 @@ def _window_means(plane: np.ndarray, columns: np.ndarray, out: np.ndarray) -> No
 
 
 @njit(**_JIT)
-def _plane_moments(planes: np.ndarray, means: np.ndarray, variances: np.ndarray, squares: np.ndarray,
-                   columns: np.ndarray) -> None:
+def _plane_moments(
+    planes: np.ndarray, means: np.ndarray, variances: np.ndarray, squares: np.ndarray, columns: np.ndarray
+) -> None:
     """Windowed means and sample variances of each channel plane (C x H x W)."""
     for c in range(planes.shape[0]):
         plane = planes[c]
@@ -79,9 +80,22 @@ def reference_moments(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(**_JIT)
-def compare_rows(candidates: np.ndarray, low: np.ndarray, high: np.ndarray, scale: np.ndarray, offset: np.ndarray,
-                 ref_values: np.ndarray, ref_planes: np.ndarray, ref_means: np.ndarray, ref_variances: np.ndarray,
-                 index: np.ndarray, c1: float, c2: float, ssim_out: np.ndarray, l2_out: np.ndarray) -> None:
+def compare_rows(
+    candidates: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    scale: np.ndarray,
+    offset: np.ndarray,
+    ref_values: np.ndarray,
+    ref_planes: np.ndarray,
+    ref_means: np.ndarray,
+    ref_variances: np.ndarray,
+    index: np.ndarray,
+    c1: float,
+    c2: float,
+    ssim_out: np.ndarray,
+    l2_out: np.ndarray,
+) -> None:
     """SSIM and L2 of each candidate row against the references ``index[r, s]``.
 
     ``candidates`` are float32 N x H x W x C values of a pixel space; each is clipped to

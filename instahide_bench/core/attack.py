@@ -42,7 +42,7 @@ class AttackContext:
         """Progress over an iterable (tqdm on stderr, off when not a terminal)."""
         return progress(iterable, desc=desc, total=total, unit=unit)
 
-    def bar(self, *, desc: str, total: float | None = None, unit: str = "it", unit_scale: bool = False):  # noqa: ANN201
+    def bar(self, *, desc: str, total: float | None = None, unit: str = "it", unit_scale: bool = False):
         """A manually updated progress bar (``with ctx.bar(...) as bar: bar.update(n)``)."""
         return progress_bar(desc=desc, total=total, unit=unit, unit_scale=unit_scale)
 

@@ -25,7 +25,6 @@ import logging
 import os
 import platform
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,7 +35,16 @@ import numpy as np
 from instahide_bench import __version__
 from instahide_bench.core.errors import InputFileError
 from instahide_bench.core.images import IMAGE_SHAPE, check_image_shape
-from instahide_bench.core.io import current_umask, load_npy, load_npz, read_json, save_npy_atomic, save_npz_atomic, sha256_file, write_json_atomic
+from instahide_bench.core.io import (
+    load_npy,
+    load_npz,
+    make_sibling_dir,
+    read_json,
+    save_npy_atomic,
+    save_npz_atomic,
+    sha256_file,
+    write_json_atomic,
+)
 from instahide_bench.core.pixels import PixelSpace, get_pixel_space, pixel_space_from_json
 
 logger = logging.getLogger(__name__)
@@ -199,8 +207,11 @@ class ChallengeKey:
         _check_images(self.private, path / "private.npy")
         if self.private_labels.shape != (n,):
             raise InputFileError(assignment, f"private_labels has shape {self.private_labels.shape}, expected ({n},)")
-        for name, array in (("private_index", self.private_index), ("coefficients", self.coefficients),
-                            ("public_index", self.public_index)):
+        for name, array in (
+            ("private_index", self.private_index),
+            ("coefficients", self.coefficients),
+            ("public_index", self.public_index),
+        ):
             if array.ndim != 2 or array.shape[0] != num_rows:
                 raise InputFileError(assignment, f"{name} has shape {array.shape}, expected {num_rows} rows")
         if self.epoch.shape != (num_rows,):
@@ -262,7 +273,7 @@ def write_challenge(out_dir: str | os.PathLike[str], encoded: EncodedChallenge, 
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not overwrite:
         raise InputFileError(out_dir, "already exists and is not empty (pass --overwrite to replace it)")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    staging = make_sibling_dir(out_dir)
     try:
         save_npy_atomic(staging / ENCRYPTION_FILE, encoded.encryption.astype(np.float32, copy=False))
         save_npy_atomic(staging / LABEL_FILE, encoded.labels.astype(np.float32, copy=False))
@@ -271,7 +282,6 @@ def write_challenge(out_dir: str | os.PathLike[str], encoded: EncodedChallenge, 
         challenge_id = f"{prefix}-{files[ENCRYPTION_FILE][:10]}"
         _write_key(staging / KEY_DIR, encoded.key)
         write_json_atomic(staging / META_FILE, _build_meta(encoded, challenge_id, files).to_json())
-        os.chmod(staging, 0o777 & ~current_umask())
         _replace_dir(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -342,8 +352,9 @@ def _verify_sha256(path: Path, expected: str | None) -> None:
     actual = sha256_file(path)
     if actual != expected:
         raise InputFileError(
-            path, f"sha256 mismatch: challenge.json records {expected[:16]}..., the file has {actual[:16]}... "
-            "(modified or corrupted)"
+            path,
+            f"sha256 mismatch: challenge.json records {expected[:16]}..., the file has {actual[:16]}... "
+            "(modified or corrupted)",
         )
 
 
@@ -390,7 +401,9 @@ def load_challenge(directory: str | os.PathLike[str], *, mmap: bool = False) -> 
     """Read and check the public part of a challenge (the key is never touched)."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise InputFileError(directory, "challenge directory not found" if not directory.exists() else "not a directory")
+        raise InputFileError(
+            directory, "challenge directory not found" if not directory.exists() else "not a directory"
+        )
     meta_path = directory / META_FILE
     if not meta_path.exists():
         missing = [name for name in PUBLIC_FILES if not (directory / name).is_file()]
@@ -411,7 +424,8 @@ def load_challenge(directory: str | os.PathLike[str], *, mmap: bool = False) -> 
         )
     if labels.shape[1] != meta.num_classes:
         raise InputFileError(
-            directory / LABEL_FILE, f"has {labels.shape[1]} label columns but challenge.json names {meta.num_classes} classes"
+            directory / LABEL_FILE,
+            f"has {labels.shape[1]} label columns but challenge.json names {meta.num_classes} classes",
         )
     return PublicChallenge(meta, encryption, labels, directory)
 
@@ -478,4 +492,3 @@ __all__ = [
     "load_key",
     "write_challenge",
 ]
-

@@ -155,7 +155,7 @@ def describe_config(cls: type) -> list[FieldDoc]:
     return docs
 
 
-def param(default: Any, help: str, *, data_source: bool = False, **kwargs: Any) -> Any:  # noqa: A002 - mirrors argparse's naming
+def param(default: Any, help: str, *, data_source: bool = False, **kwargs: Any) -> Any:
     """A dataclass field with a help text: ``k: int = param(6, "images mixed per encryption")``.
 
     ``data_source`` marks a data-source spec (``cifar10:PATH`` ...): :func:`resolve_data_sources`
@@ -168,21 +168,22 @@ def resolve_data_sources(config: Any, base: str | os.PathLike[str] | None = None
     """The config with every ``data_source`` field's relative path made absolute (against ``base`` or the cwd)."""
     from instahide_bench.core.data.sources import absolute_source
 
-    changes = {field.name: absolute_source(getattr(config, field.name), base)
-               for field in dataclasses.fields(config)
-               if field.metadata.get("data_source") and isinstance(getattr(config, field.name), str)}
+    changes = {
+        field.name: absolute_source(getattr(config, field.name), base)
+        for field in dataclasses.fields(config)
+        if field.metadata.get("data_source") and isinstance(getattr(config, field.name), str)
+    }
     return dataclasses.replace(config, **changes) if changes else config
 
 
 __all__ = [
+    "FieldDoc",
     "apply_overrides",
     "config_from_dict",
     "config_to_dict",
     "describe_config",
     "field_types",
-    "parse_assignments",
     "param",
+    "parse_assignments",
     "resolve_data_sources",
-    "FieldDoc",
 ]
-

@@ -33,7 +33,7 @@ class Encoder(ABC):
 
     def required_private(self) -> int:
         """How many private images ``encode`` needs."""
-        return int(getattr(self.config, "n"))
+        return int(self.config.n)
 
     @abstractmethod
     def encode(self, private: ImageSet, public: ImageSet | None = None, *, seed: int | None = None) -> EncodedChallenge:

@@ -17,8 +17,9 @@ IMAGE_SHAPE: tuple[int, int, int] = (32, 32, 3)
 IMAGE_SHAPE_NCHW: tuple[int, int, int] = (IMAGE_SHAPE[2], IMAGE_SHAPE[0], IMAGE_SHAPE[1])
 
 
-def check_image_shape(shape: tuple[int, ...], path: str | os.PathLike[str], *, rows: str = "N",
-                      what: str = "images") -> None:
+def check_image_shape(
+    shape: tuple[int, ...], path: str | os.PathLike[str], *, rows: str = "N", what: str = "images"
+) -> None:
     """Raise :class:`InputFileError` unless ``shape`` is ``rows`` x 32 x 32 x 3.
 
     Parameters
@@ -35,8 +36,9 @@ def check_image_shape(shape: tuple[int, ...], path: str | os.PathLike[str], *, r
     shape = tuple(int(d) for d in shape)
     expected = f"{rows} x 32 x 32 x 3"
     if len(shape) == 4 and shape[1:] == IMAGE_SHAPE_NCHW:
-        raise InputFileError(path, f"shape {shape} looks like NCHW; {what} must be NHWC ({expected}): "
-                                   "use array.transpose(0, 2, 3, 1)")
+        raise InputFileError(
+            path, f"shape {shape} looks like NCHW; {what} must be NHWC ({expected}): use array.transpose(0, 2, 3, 1)"
+        )
     if len(shape) != 4 or shape[1:] != IMAGE_SHAPE:
         raise InputFileError(path, f"shape {shape}, expected {expected} (NHWC)")
 

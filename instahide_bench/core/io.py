@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +128,38 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def _sibling_name(path: Path, suffix: str) -> Path:
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}{suffix}")
+
+
+def _create_sibling_file(path: Path) -> Path:
+    """An empty new file beside ``path``, created with mode 0666 so that the process umask applies.
+
+    (``tempfile.mkstemp`` creates 0600 files; reading the umask to widen them would mean
+    setting it, a process-wide change.)
+    """
+    while True:
+        candidate = _sibling_name(path, ".tmp")
+        try:
+            os.close(os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            continue
+        return candidate
+
+
+def make_sibling_dir(path: str | os.PathLike[str]) -> Path:
+    """A new, empty hidden directory beside ``path`` (mode 0777 less the umask), for building ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        candidate = _sibling_name(path, ".tmp")
+        try:
+            candidate.mkdir(mode=0o777)
+        except FileExistsError:
+            continue
+        return candidate
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``.
@@ -136,12 +168,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _create_sibling_file(path)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -149,25 +178,16 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
-def current_umask() -> int:
-    """The process umask (mkstemp creates 0600 files; outputs should get the usual permissions)."""
-    current = os.umask(0)
-    os.umask(current)
-    return current
-
-
 def save_npy_atomic(path: str | os.PathLike[str], array: np.ndarray) -> None:
     """Write an array as ``.npy`` via temp file + rename."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.save(handle, np.asarray(array), allow_pickle=False)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, np.asarray(array), allow_pickle=False)
 
 
 def save_npz_atomic(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray], *, compress: bool = True) -> None:
     """Write arrays as ``.npz`` via temp file + rename."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            (np.savez_compressed if compress else np.savez)(handle, **{k: np.asarray(v) for k, v in arrays.items()})
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        (np.savez_compressed if compress else np.savez)(handle, **{k: np.asarray(v) for k, v in arrays.items()})
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:

@@ -51,8 +51,14 @@ def ssim_reference(x_unit: np.ndarray, y_unit: np.ndarray) -> float:
     """SSIM of two H x W x C images in [0, 1], by skimage itself: the metric's definition."""
     from skimage.metrics import structural_similarity
 
-    return float(structural_similarity(np.asarray(x_unit, dtype=np.float64), np.asarray(y_unit, dtype=np.float64),
-                                       data_range=DATA_RANGE, channel_axis=-1))
+    return float(
+        structural_similarity(
+            np.asarray(x_unit, dtype=np.float64),
+            np.asarray(y_unit, dtype=np.float64),
+            data_range=DATA_RANGE,
+            channel_axis=-1,
+        )
+    )
 
 
 def _as_image_batch(images: np.ndarray, what: str) -> np.ndarray:
@@ -114,10 +120,20 @@ def compare(candidates: np.ndarray, references: References, index: np.ndarray) -
     ssim_values = np.empty(index.shape, dtype=np.float64)
     l2_values = np.empty(index.shape, dtype=np.float64)
     _ssim_kernels.compare_rows(
-        candidates, pixels.low.astype(np.float32), pixels.high.astype(np.float32),
-        np.asarray(pixels.scale, dtype=np.float64), np.asarray(pixels.offset, dtype=np.float64),
-        references.values, references.planes, references.means, references.variances, index,
-        (K1 * DATA_RANGE) ** 2, (K2 * DATA_RANGE) ** 2, ssim_values, l2_values,
+        candidates,
+        pixels.low.astype(np.float32),
+        pixels.high.astype(np.float32),
+        np.asarray(pixels.scale, dtype=np.float64),
+        np.asarray(pixels.offset, dtype=np.float64),
+        references.values,
+        references.planes,
+        references.means,
+        references.variances,
+        index,
+        (K1 * DATA_RANGE) ** 2,
+        (K2 * DATA_RANGE) ** 2,
+        ssim_values,
+        l2_values,
     )
     return Comparison(ssim_values, l2_values)
 

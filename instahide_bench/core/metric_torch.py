@@ -16,8 +16,10 @@ from instahide_bench.core.metric import DATA_RANGE, K1, K2, WINDOW
 def ssim_torch(x_unit: torch.Tensor, y_unit: torch.Tensor) -> torch.Tensor:
     """Per image, SSIM of two N x C x H x W batches in [0, 1] (a tensor of N, differentiable)."""
     if x_unit.shape != y_unit.shape or x_unit.dim() != 4:
-        raise ValueError(f"ssim_torch needs two N x C x H x W batches of one shape, got {tuple(x_unit.shape)} "
-                         f"and {tuple(y_unit.shape)}")
+        raise ValueError(
+            f"ssim_torch needs two N x C x H x W batches of one shape, got {tuple(x_unit.shape)} "
+            f"and {tuple(y_unit.shape)}"
+        )
     channels = x_unit.shape[1]
     kernel = torch.full((channels, 1, WINDOW, WINDOW), 1.0 / WINDOW**2, dtype=x_unit.dtype, device=x_unit.device)
 

@@ -26,12 +26,26 @@ def progress_enabled() -> bool | None:
 def progress(iterable: Iterable[T], *, desc: str, total: int | None = None, unit: str = "it") -> Iterator[T]:
     """Wrap an iterable in a progress bar (or not, see :func:`progress_enabled`)."""
     enabled = progress_enabled()
-    yield from tqdm(iterable, desc=desc, total=total, unit=unit, disable=None if enabled is None else not enabled,
-                    leave=False, dynamic_ncols=True)
+    yield from tqdm(
+        iterable,
+        desc=desc,
+        total=total,
+        unit=unit,
+        disable=None if enabled is None else not enabled,
+        leave=False,
+        dynamic_ncols=True,
+    )
 
 
 def progress_bar(*, desc: str, total: float | None = None, unit: str = "it", unit_scale: bool = False) -> tqdm:
     """A manually updated bar (``bar.update(n)``), e.g. for seeds searched per second."""
     enabled = progress_enabled()
-    return tqdm(desc=desc, total=total, unit=unit, unit_scale=unit_scale,
-                disable=None if enabled is None else not enabled, leave=False, dynamic_ncols=True)
+    return tqdm(
+        desc=desc,
+        total=total,
+        unit=unit,
+        unit_scale=unit_scale,
+        disable=None if enabled is None else not enabled,
+        leave=False,
+        dynamic_ncols=True,
+    )

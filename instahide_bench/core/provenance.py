@@ -32,15 +32,23 @@ class HardwareInfo:
     memory_bytes: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"cpu_model": self.cpu_model, "cpu_cores": self.cpu_cores, "gpu": self.gpu,
-                "memory_bytes": self.memory_bytes}
+        return {
+            "cpu_model": self.cpu_model,
+            "cpu_cores": self.cpu_cores,
+            "gpu": self.gpu,
+            "memory_bytes": self.memory_bytes,
+        }
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> HardwareInfo:
         """Inverse of :meth:`to_json`; raises KeyError/TypeError/ValueError on malformed input."""
         memory = obj.get("memory_bytes")
-        return cls(str(obj["cpu_model"]), int(obj["cpu_cores"]), None if obj.get("gpu") is None else str(obj["gpu"]),
-                   None if memory is None else int(memory))
+        return cls(
+            str(obj["cpu_model"]),
+            int(obj["cpu_cores"]),
+            None if obj.get("gpu") is None else str(obj["gpu"]),
+            None if memory is None else int(memory),
+        )
 
     def summary(self) -> str:
         """One line for tables, e.g. ``AMD EPYC, 2 cores`` or ``..., 16 cores, NVIDIA H100``."""
@@ -81,8 +89,9 @@ def _memory_bytes() -> int | None:
 
 def hardware_info() -> HardwareInfo:
     """CPU model (from /proc/cpuinfo, else platform), core count, GPU name (or None), memory."""
-    return HardwareInfo(cpu_model=_cpu_model(), cpu_cores=os.cpu_count() or 1, gpu=_gpu_name(),
-                        memory_bytes=_memory_bytes())
+    return HardwareInfo(
+        cpu_model=_cpu_model(), cpu_cores=os.cpu_count() or 1, gpu=_gpu_name(), memory_bytes=_memory_bytes()
+    )
 
 
 def utc_now_iso() -> str:
@@ -115,9 +124,17 @@ def scoring_versions() -> dict[str, str]:
 
 def collect_provenance(argv: Sequence[str] | None = None, *, program: str = "instahide-bench") -> Provenance:
     """The provenance of a measurement made now by this process (``argv``: see :func:`command_line`)."""
-    return Provenance(hardware=hardware_info(), versions=scoring_versions(), date=utc_now_iso(),
-                      command=command_line(argv, program))
+    return Provenance(
+        hardware=hardware_info(), versions=scoring_versions(), date=utc_now_iso(), command=command_line(argv, program)
+    )
 
 
-__all__ = ["HardwareInfo", "Provenance", "collect_provenance", "command_line", "hardware_info",
-           "scoring_versions", "utc_now_iso"]
+__all__ = [
+    "HardwareInfo",
+    "Provenance",
+    "collect_provenance",
+    "command_line",
+    "hardware_info",
+    "scoring_versions",
+    "utc_now_iso",
+]

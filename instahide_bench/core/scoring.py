@@ -51,14 +51,24 @@ class Scores:
     num_rows: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"max_ssim": self.max_ssim, "mean_ssim": self.mean_ssim, "min_l2": self.min_l2,
-                "mean_l2": self.mean_l2, "num_rows": self.num_rows}
+        return {
+            "max_ssim": self.max_ssim,
+            "mean_ssim": self.mean_ssim,
+            "min_l2": self.min_l2,
+            "mean_l2": self.mean_l2,
+            "num_rows": self.num_rows,
+        }
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Scores:
         """Inverse of :meth:`to_json`; raises KeyError/TypeError/ValueError on malformed input."""
-        return cls(float(obj["max_ssim"]), float(obj["mean_ssim"]), float(obj["min_l2"]), float(obj["mean_l2"]),
-                   int(obj["num_rows"]))
+        return cls(
+            float(obj["max_ssim"]),
+            float(obj["mean_ssim"]),
+            float(obj["min_l2"]),
+            float(obj["mean_l2"]),
+            int(obj["num_rows"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -161,10 +171,25 @@ def score_decryption(
         l2_values[start:stop] = comparison.l2
     row_scores = RowScores(pairs.copy(), ssim_values, l2_values)
     scores = row_scores.summary()
-    logger.info("scored %d rows: Max_SSIM %.4f, Mean_SSIM %.4f, Min_L2 %.4f, Mean_L2 %.4f",
-                rows, scores.max_ssim, scores.mean_ssim, scores.min_l2, scores.mean_l2)
+    logger.info(
+        "scored %d rows: Max_SSIM %.4f, Mean_SSIM %.4f, Min_L2 %.4f, Mean_L2 %.4f",
+        rows,
+        scores.max_ssim,
+        scores.mean_ssim,
+        scores.min_l2,
+        scores.mean_l2,
+    )
     return ScoreResult(scores, row_scores if per_row else None)
 
 
-__all__ = ["DEFAULT_CHUNK_ROWS", "SUMMARY_COLUMNS", "RowScores", "ScoreResult", "Scores", "per_row_columns",
-           "score_decryption", "scored_images", "write_per_row_csv"]
+__all__ = [
+    "DEFAULT_CHUNK_ROWS",
+    "SUMMARY_COLUMNS",
+    "RowScores",
+    "ScoreResult",
+    "Scores",
+    "per_row_columns",
+    "score_decryption",
+    "scored_images",
+    "write_per_row_csv",
+]

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from instahide_bench.core.challenge import PublicChallenge, check_finite
-from instahide_bench.core.images import IMAGE_SHAPE, check_image_shape
 from instahide_bench.core.errors import InputFileError
+from instahide_bench.core.images import IMAGE_SHAPE, check_image_shape
 from instahide_bench.core.io import load_npy, read_npy_header
 from instahide_bench.core.metric import to_pixel_values
 
@@ -30,8 +30,9 @@ def check_decryption_dtype(dtype: np.dtype, source: str | os.PathLike[str]) -> N
     dtype = np.dtype(dtype)
     if dtype.name not in ACCEPTED_DTYPES:
         raise InputFileError(
-            source, f"dtype {dtype} is not accepted: use {'/'.join(ACCEPTED_DTYPES[:3])} pixel values "
-            "in the challenge's pixel space, or uint8 (0..255)"
+            source,
+            f"dtype {dtype} is not accepted: use {'/'.join(ACCEPTED_DTYPES[:3])} pixel values "
+            "in the challenge's pixel space, or uint8 (0..255)",
         )
 
 
@@ -41,8 +42,9 @@ def check_decryption_shape(shape: tuple[int, ...], num_rows: int, source: str | 
     check_image_shape(shape, source, rows="E", what="decryptions")
     if shape[0] != num_rows:
         raise InputFileError(
-            source, f"holds {shape[0]} rows but the challenge has {num_rows} "
-            "(one decryption per encryption, in the same order)"
+            source,
+            f"holds {shape[0]} rows but the challenge has {num_rows} "
+            "(one decryption per encryption, in the same order)",
         )
 
 
@@ -82,8 +84,9 @@ def load_decryption(path: str | os.PathLike[str], challenge: PublicChallenge, *,
     limit, needed = header_size_limit(challenge.num_rows), max_decryption_bytes(challenge.num_rows)
     if header.nbytes > limit:
         raise InputFileError(
-            path, f"header promises {header.nbytes:,} bytes (shape {header.shape}, {header.dtype}), far more than "
-            f"a decryption of this {challenge.num_rows}-row challenge needs (at most {needed:,}); refusing to read it"
+            path,
+            f"header promises {header.nbytes:,} bytes (shape {header.shape}, {header.dtype}), far more than "
+            f"a decryption of this {challenge.num_rows}-row challenge needs (at most {needed:,}); refusing to read it",
         )
     check_decryption_shape(header.shape, challenge.num_rows, path)
     array = load_npy(path, max_bytes=limit, mmap=True)  # also refuses truncated files
@@ -97,5 +100,12 @@ def load_decryption(path: str | os.PathLike[str], challenge: PublicChallenge, *,
     return converted
 
 
-__all__ = ["ACCEPTED_DTYPES", "check_decryption", "check_decryption_dtype", "check_decryption_shape",
-           "header_size_limit", "load_decryption", "max_decryption_bytes"]
+__all__ = [
+    "ACCEPTED_DTYPES",
+    "check_decryption",
+    "check_decryption_dtype",
+    "check_decryption_shape",
+    "header_size_limit",
+    "load_decryption",
+    "max_decryption_bytes",
+]

@@ -25,7 +25,10 @@ class InstaHideEncoder(Encoder):
         return required_public(self.config)
 
     def encode(self, private: ImageSet, public: ImageSet | None = None, *, seed: int | None = None) -> EncodedChallenge:
-        """Encrypt the ``n`` private images ``T`` times each (draw order: :mod:`instahide_bench.core.instahide.scheme`)."""
+        """Encrypt the ``n`` private images ``T`` times each.
+
+        The draw order is documented in :mod:`instahide_bench.core.instahide.scheme`.
+        """
         return encode(self.config, private, public, seed=seed, encoder=self.name, encoder_version=self.version)
 
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from instahide_bench.core.config import apply_overrides
-from instahide_bench.core.errors import ConfigError
 from instahide_bench.core.encoder import ENCODERS, Encoder
+from instahide_bench.core.errors import ConfigError
 from instahide_bench.core.instahide import InstaHideConfig
 
 
@@ -81,5 +81,6 @@ def get_preset(name: str) -> Preset:
     if name in ENCODERS:
         cls = ENCODERS.get(name)
         return Preset(name, name, cls.Config(), f"encoder {name!r} with its default configuration")
-    raise ConfigError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}; "
-                      f"encoders: {', '.join(ENCODERS.names())}")
+    raise ConfigError(
+        f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}; encoders: {', '.join(ENCODERS.names())}"
+    )

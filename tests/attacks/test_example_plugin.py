@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import importlib
 import sys
-import tomllib
 
 import numpy as np
 import pytest
+import tomllib
 
 from instahide_bench.attacks import Attack, AttackContext
 from tests.conftest import REPO_ROOT, tiny_encoded
@@ -15,7 +15,7 @@ from tests.conftest import REPO_ROOT, tiny_encoded
 EXAMPLE = REPO_ROOT / "examples" / "plugin-attack"
 
 
-@pytest.fixture()
+@pytest.fixture
 def example_module(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.syspath_prepend(str(EXAMPLE / "src"))
     sys.modules.pop("blur_attack", None)
@@ -36,4 +36,4 @@ def test_example_attack_runs_in_the_pixel_range(example_module) -> None:
     result = attack.run(encoded.public_view(), AttackContext())
     assert result.decryption.shape == encoded.encryption.shape
     assert np.isfinite(result.decryption).all()
-    assert 0.0 <= result.decryption.min() and result.decryption.max() <= 1.0  # [0, 1] pixel space
+    assert result.decryption.min() >= 0.0 and result.decryption.max() <= 1.0  # [0, 1] pixel space

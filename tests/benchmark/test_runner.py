@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from instahide_bench.attacks import ATTACKS
-from instahide_bench.core.errors import ResourceLimitError
 from instahide_bench.benchmark.runner import AttackRunError, RunOptions, run_attack
+from instahide_bench.core.errors import ResourceLimitError
 
 PLUGIN_SOURCE = textwrap.dedent(
     '''
@@ -89,10 +89,13 @@ PLUGIN_SOURCE = textwrap.dedent(
                 attempts[f"open leaked path {index}"] = _try(lambda d=key_dir: np.load(d / "private.npy"))
                 attempts[f"list leaked path {index}"] = _try(lambda d=key_dir: os.listdir(d))
                 attempts[f"cat leaked path {index}"] = _try(
-                    lambda d=key_dir: subprocess.run(["cat", str(d / "private.npy")], capture_output=True, check=True).stdout)
+                    lambda d=key_dir: subprocess.run(["cat", str(d / "private.npy")], capture_output=True,
+                                                     check=True).stdout)
                 attempts[f"python child {index}"] = _try(lambda d=key_dir: subprocess.run(
-                    ["python", "-c", f"open({str(d / 'private.npy')!r}, 'rb').read()"], capture_output=True).returncode == 0)
-                attempts[f"symlink {index}"] = _try(lambda d=key_dir: (os.symlink(d, "alias"), open("alias/private.npy", "rb").read())[1])
+                    ["python", "-c", f"open({str(d / 'private.npy')!r}, 'rb').read()"],
+                    capture_output=True).returncode == 0)
+                attempts[f"symlink {index}"] = _try(
+                    lambda d=key_dir: (os.symlink(d, "alias"), open("alias/private.npy", "rb").read())[1])
             attempts["leaked any path"] = "nothing" if not leaked else "some"
             return AttackResult(np.zeros_like(challenge.encryption),
                                 info={"attempts": attempts, "read_by_search": read_by_search})
@@ -159,7 +162,7 @@ def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture()
+@pytest.fixture
 def with_plugin(plugin_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.syspath_prepend(str(plugin_path))
     monkeypatch.setenv("PYTHONPATH", str(plugin_path))
@@ -192,7 +195,9 @@ def test_attack_cannot_read_the_key_by_any_path(with_plugin: Path, tiny_challeng
     assert (tiny_challenge_dir / "key" / "private.npy").exists()
 
 
-def test_crash_leaves_no_decryption_and_a_readable_error(with_plugin: Path, tiny_challenge_dir: Path, tmp_path: Path) -> None:
+def test_crash_leaves_no_decryption_and_a_readable_error(
+    with_plugin: Path, tiny_challenge_dir: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(AttackRunError, match="RuntimeError: deliberate crash"):
@@ -216,12 +221,14 @@ def test_wall_clock_limit_stops_the_attack(with_plugin: Path, tiny_challenge_dir
 
 def test_memory_limit_stops_the_attack(with_plugin: Path, tiny_challenge_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(ResourceLimitError, match="over the memory limit of 1024 MiB"):
-        run_attack("throwaway-hog", tiny_challenge_dir, tmp_path / "out",
-                   options=RunOptions(memory_limit_bytes=1024 * 2**20))
+        run_attack(
+            "throwaway-hog", tiny_challenge_dir, tmp_path / "out", options=RunOptions(memory_limit_bytes=1024 * 2**20)
+        )
 
 
-def test_baseline_through_the_cli(tiny_challenge_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_baseline_through_the_cli(
+    tiny_challenge_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from instahide_bench.benchmark.cli import main
 
     monkeypatch.chdir(tmp_path)  # a relative --out must work although the attack runs elsewhere
@@ -232,13 +239,12 @@ def test_baseline_through_the_cli(tiny_challenge_dir: Path, tmp_path: Path, caps
     np.testing.assert_allclose(decryption, 0.0, atol=1e-7)  # mid-grey in [-1, 1]
 
 
-def test_unknown_attack_and_bad_config_fail_before_spawning(tiny_challenge_dir: Path, tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_attack_and_bad_config_fail_before_spawning(
+    tiny_challenge_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from instahide_bench.benchmark.cli import main
 
     assert main(["attack", "no-such-attack", "--challenge", str(tiny_challenge_dir), "--out", str(tmp_path)]) == 2
     assert "unknown attack 'no-such-attack'" in capsys.readouterr().err
     assert main(["attack", "zero", "--challenge", str(tiny_challenge_dir), "--out", str(tmp_path), "--set", "x=1"]) == 2
     assert "unknown parameter 'x'" in capsys.readouterr().err
-
-

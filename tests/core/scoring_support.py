@@ -28,7 +28,7 @@ def photo_crops(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     for index in which:
         photo = halved[index]
         top, left = rng.integers(0, photo.shape[0] - 32), rng.integers(0, photo.shape[1] - 32)
-        crops.append(photo[top:top + 32, left:left + 32])
+        crops.append(photo[top : top + 32, left : left + 32])
     return np.ascontiguousarray(np.stack(crops)), which.astype(np.int64)
 
 
@@ -38,8 +38,9 @@ def photo_imageset(count: int, seed: int) -> ImageSet:
 
 
 @functools.lru_cache(maxsize=8)
-def photo_challenge(n: int = 10, T: int = 4, pool_size: int = 40, seed: int = 1,
-                    pixels: str = "[-1,1]") -> EncodedChallenge:
+def photo_challenge(
+    n: int = 10, T: int = 4, pool_size: int = 40, seed: int = 1, pixels: str = "[-1,1]"
+) -> EncodedChallenge:
     """A challenge-2020-style challenge (n x T rows) of photo crops; cached, so treat it as read-only."""
     encoder = get_preset("challenge-2020").build({"n": n, "T": T, "pool_size": pool_size, "pixels": pixels})
     return encoder.encode(photo_imageset(n, seed), photo_imageset(pool_size, seed + 1000), seed=seed)
@@ -78,7 +79,8 @@ def _huge_header(path: Path, rows: int) -> Path:
     """A 200-byte file whose header promises 10^9 images (about 12 TB)."""
     with open(path, "wb") as handle:
         np.lib.format.write_array_header_1_0(
-            handle, {"descr": "<f4", "fortran_order": False, "shape": (10**9, 32, 32, 3)})
+            handle, {"descr": "<f4", "fortran_order": False, "shape": (10**9, 32, 32, 3)}
+        )
         handle.write(b"\0" * 64)
     return path
 
@@ -93,22 +95,43 @@ def _with_nan(path: Path, rows: int) -> Path:
 #: case -> (file name, writer(path, rows), part of the expected message; "{rows}" is the challenge's).
 BAD_DECRYPTIONS = {
     "missing": ("absent.npy", lambda p, r: p, "file not found"),
-    "wrong-extension": ("decryption.txt", lambda p, r: _save(p, np.zeros((r, 32, 32, 3), np.float32)),
-                        "expected a .npy file (extension: .txt)"),
-    "bad-magic": ("decryption.npy", lambda p, r: (p.write_bytes(b"PK\x03\x04 not numpy at all"), p)[1],
-                  "not a .npy file"),
-    "pickled": ("decryption.npy", lambda p, r: _save(p, np.array([{"x": 1}] * r, dtype=object), allow_pickle=True),
-                "pickled/object array; refusing to unpickle"),
-    "wrong-rows": ("decryption.npy", lambda p, r: _save(p, np.zeros((r - 1, 32, 32, 3), np.float32)),
-                   "holds {rows_minus_one} rows but the challenge has {rows}"),
+    "wrong-extension": (
+        "decryption.txt",
+        lambda p, r: _save(p, np.zeros((r, 32, 32, 3), np.float32)),
+        "expected a .npy file (extension: .txt)",
+    ),
+    "bad-magic": (
+        "decryption.npy",
+        lambda p, r: (p.write_bytes(b"PK\x03\x04 not numpy at all"), p)[1],
+        "not a .npy file",
+    ),
+    "pickled": (
+        "decryption.npy",
+        lambda p, r: _save(p, np.array([{"x": 1}] * r, dtype=object), allow_pickle=True),
+        "pickled/object array; refusing to unpickle",
+    ),
+    "wrong-rows": (
+        "decryption.npy",
+        lambda p, r: _save(p, np.zeros((r - 1, 32, 32, 3), np.float32)),
+        "holds {rows_minus_one} rows but the challenge has {rows}",
+    ),
     "nchw": ("decryption.npy", lambda p, r: _save(p, np.zeros((r, 3, 32, 32), np.float32)), "looks like NCHW"),
-    "wrong-shape": ("decryption.npy", lambda p, r: _save(p, np.zeros((r, 32, 32), np.float32)),
-                    "expected E x 32 x 32 x 3"),
-    "int64": ("decryption.npy", lambda p, r: _save(p, np.zeros((r, 32, 32, 3), np.int64)),
-              "dtype int64 is not accepted"),
+    "wrong-shape": (
+        "decryption.npy",
+        lambda p, r: _save(p, np.zeros((r, 32, 32), np.float32)),
+        "expected E x 32 x 32 x 3",
+    ),
+    "int64": (
+        "decryption.npy",
+        lambda p, r: _save(p, np.zeros((r, 32, 32, 3), np.int64)),
+        "dtype int64 is not accepted",
+    ),
     "bool": ("decryption.npy", lambda p, r: _save(p, np.zeros((r, 32, 32, 3), bool)), "dtype bool is not accepted"),
-    "complex": ("decryption.npy", lambda p, r: _save(p, np.zeros((r, 32, 32, 3), np.complex64)),
-                "dtype complex64 is not accepted"),
+    "complex": (
+        "decryption.npy",
+        lambda p, r: _save(p, np.zeros((r, 32, 32, 3), np.complex64)),
+        "dtype complex64 is not accepted",
+    ),
     "strings": ("decryption.npy", lambda p, r: _save(p, np.full((r, 32, 32, 3), "ab")), "dtype <U2 is not accepted"),
     "nan": ("decryption.npy", _with_nan, "holds 2 NaN/inf value(s), first in row 3"),
     "truncated": ("decryption.npy", _truncated, "truncated: header promises"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import shutil
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from instahide_bench.core.errors import InputFileError
 from tests.conftest import tiny_encoded
 
 
-@pytest.fixture()
+@pytest.fixture
 def challenge_copy(tiny_challenge_dir: Path, tmp_path: Path) -> Path:
     target = tmp_path / "challenge"
     shutil.copytree(tiny_challenge_dir, target)
@@ -176,5 +177,5 @@ def test_not_a_npy_file_is_named(challenge_copy: Path) -> None:
 def test_tampered_key_is_detected(challenge_copy: Path) -> None:
     private = np.load(challenge_copy / "key" / "private.npy")
     np.save(challenge_copy / "key" / "private.npy", private * 0)
-    with pytest.raises(InputFileError, match="sha256 mismatch with key.json"):
+    with pytest.raises(InputFileError, match=re.escape("sha256 mismatch with key.json")):
         load_key(challenge_copy)

@@ -33,8 +33,9 @@ def test_compare_agrees_with_skimage_and_plain_l2(space_name: str) -> None:
     result = metric.compare(candidates, metric.References.prepare(references, pixels), index)
 
     unit, reference_unit = metric.to_unit_images(candidates, pixels), metric.to_unit_images(references, pixels)
-    expected_ssim = np.array([[metric.ssim_reference(unit[r], reference_unit[q]) for q in row]
-                              for r, row in enumerate(index)])
+    expected_ssim = np.array(
+        [[metric.ssim_reference(unit[r], reference_unit[q]) for q in row] for r, row in enumerate(index)]
+    )
     clipped = pixels.clip(candidates)
     expected_l2 = np.stack([metric.l2(clipped, references[index[:, s]]) for s in range(2)], axis=1)
     np.testing.assert_allclose(result.ssim, expected_ssim, rtol=0, atol=1e-6)

@@ -7,11 +7,11 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from instahide_bench.core.challenge import ChallengeKey, EncodedChallenge
 from instahide_bench.core import scoring
+from instahide_bench.core.challenge import ChallengeKey, EncodedChallenge
 from instahide_bench.core.errors import InputFileError
 from instahide_bench.core.metric import l2, ssim_reference, to_unit_images
-from instahide_bench.core.scoring import per_row_columns, Scores, score_decryption, scored_images
+from instahide_bench.core.scoring import Scores, per_row_columns, score_decryption, scored_images
 from tests.core.scoring_support import abs_rescaled, photo_challenge, photo_crops
 
 
@@ -20,7 +20,7 @@ def encoded() -> EncodedChallenge:
     return photo_challenge()
 
 
-def _score(encoded: EncodedChallenge, decryption: np.ndarray, **kwargs: object):  # noqa: ANN202
+def _score(encoded: EncodedChallenge, decryption: np.ndarray, **kwargs: object):
     return score_decryption(encoded.public_view(), encoded.key, decryption, **kwargs)  # type: ignore[arg-type]
 
 
@@ -99,8 +99,9 @@ def test_per_row_columns_and_optional_rows(encoded: EncodedChallenge) -> None:
         (np.full((40, 32, 32, 3), np.nan, np.float32), "122880 NaN/inf value"),
     ],
 )
-def test_bad_in_memory_decryptions_raise_one_line_errors(encoded: EncodedChallenge, decryption: np.ndarray,
-                                                         message: str) -> None:
+def test_bad_in_memory_decryptions_raise_one_line_errors(
+    encoded: EncodedChallenge, decryption: np.ndarray, message: str
+) -> None:
     with pytest.raises(InputFileError, match=message):
         _score(encoded, decryption)
 
@@ -110,11 +111,18 @@ def _synthetic(rows: int, n: int = 50) -> tuple[EncodedChallenge, np.ndarray]:
     rng = np.random.default_rng(rows)
     private = rng.uniform(-1, 1, (n, 32, 32, 3)).astype(np.float32)
     index = rng.integers(0, n, (rows, 2))
-    key = ChallengeKey(private, np.zeros(n, np.int64), index, np.zeros((rows, 2)), np.zeros((rows, 0), np.int64),
-                       np.zeros(rows, np.int64))
+    key = ChallengeKey(
+        private,
+        np.zeros(n, np.int64),
+        index,
+        np.zeros((rows, 2)),
+        np.zeros((rows, 0), np.int64),
+        np.zeros(rows, np.int64),
+    )
     encryption = rng.uniform(-1, 1, (rows, 32, 32, 3)).astype(np.float32)
-    encoded = EncodedChallenge(encryption, np.zeros((rows, 1), np.float32), ["x"], "synthetic", "0", {},
-                               base.pixels, key)
+    encoded = EncodedChallenge(
+        encryption, np.zeros((rows, 1), np.float32), ["x"], "synthetic", "0", {}, base.pixels, key
+    )
     return encoded, encryption
 
 

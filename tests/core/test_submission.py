@@ -28,8 +28,9 @@ def test_every_bad_file_is_one_error_naming_it(case: str, challenge: PublicChall
     assert "\n" not in str(caught.value)
 
 
-def test_huge_header_is_refused_unread(challenge: PublicChallenge, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_huge_header_is_refused_unread(
+    challenge: PublicChallenge, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, _ = write_bad_decryption("huge-header", tmp_path, challenge.num_rows)
     monkeypatch.setattr(np, "load", lambda *a, **k: pytest.fail("np.load must not be reached"))
     with pytest.raises(InputFileError, match="refusing to read it"):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from instahide_bench.core.errors import ConfigError
-from instahide_bench.encoders import PRESETS, get_preset
 from instahide_bench.core.instahide.coefficients import draw_coefficients
+from instahide_bench.encoders import PRESETS, get_preset
 from tests.conftest import TINY, tiny_encoded
 
 
@@ -82,7 +82,7 @@ def test_rows_equal_n_times_T_and_each_image_leads_once_per_epoch(preset: str) -
     assert encoded.encryption.shape == (n * T, 32, 32, 3)
     assert encoded.labels.shape[0] == n * T
     for t in range(T):
-        leads = encoded.key.private_index[t * n:(t + 1) * n, 0]
+        leads = encoded.key.private_index[t * n : (t + 1) * n, 0]
         assert sorted(leads.tolist()) == list(range(n))
 
 
@@ -96,7 +96,7 @@ def test_challenge_2020_reuses_n_pool_images_per_epoch() -> None:
     encoded = tiny_encoded("challenge-2020", seed=21)
     n = TINY["n"]
     for t in range(TINY["T"]):
-        epoch_public = encoded.key.public_index[t * n:(t + 1) * n]
+        epoch_public = encoded.key.public_index[t * n : (t + 1) * n]
         values, counts = np.unique(epoch_public, return_counts=True)
         assert len(values) == n and np.all(counts == 4)
 
@@ -161,14 +161,17 @@ def test_secure_rng_refuses_a_seed() -> None:
         tiny_encoded("instahide-cross", seed=1, rng="secure")
 
 
-@pytest.mark.parametrize("override, message", [
-    ({"k": 1}, "k must be at least 2"),
-    ({"upper": 0.1}, "unsatisfiable"),
-    ({"pool_size": 3}, "pool_size"),
-    ({"pixels": "[0,255]"}, "unknown pixels"),
-    ({"private_slots": 7}, "private_slots"),
-    ({"seed_bits": 40}, "seed_bits"),
-])
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"k": 1}, "k must be at least 2"),
+        ({"upper": 0.1}, "unsatisfiable"),
+        ({"pool_size": 3}, "pool_size"),
+        ({"pixels": "[0,255]"}, "unknown pixels"),
+        ({"private_slots": 7}, "private_slots"),
+        ({"seed_bits": 40}, "seed_bits"),
+    ],
+)
 def test_invalid_configs_are_refused_with_a_message(override: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         get_preset("challenge-2020").build({**TINY, **override})

@@ -63,10 +63,19 @@ def _unit_rows(values: torch.Tensor) -> torch.Tensor:
     return flat / flat.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
 
-def score_slots(magnitude: np.ndarray, slots: Slots, slot_image: np.ndarray, reconstruction: Reconstruction,
-                public_weight: np.ndarray, image_class: np.ndarray, *, device: torch.device | str = "cpu",
-                chunk: int = 256, progress: Progress | None = None,
-                kernel: np.ndarray | None = None) -> list[ClassScores]:
+def score_slots(
+    magnitude: np.ndarray,
+    slots: Slots,
+    slot_image: np.ndarray,
+    reconstruction: Reconstruction,
+    public_weight: np.ndarray,
+    image_class: np.ndarray,
+    *,
+    device: torch.device | str = "cpu",
+    chunk: int = 256,
+    progress: Progress | None = None,
+    kernel: np.ndarray | None = None,
+) -> list[ClassScores]:
     """Each slot's score against every image of its class, the row's other slots held at their images.
 
     Rows and predictions are compared through ``kernel`` (a :func:`~.magnitude.zca_kernel`
@@ -76,6 +85,7 @@ def score_slots(magnitude: np.ndarray, slots: Slots, slot_image: np.ndarray, rec
 
     def compared(values: torch.Tensor) -> torch.Tensor:  # N x 32 x 32 x 3 through the comparison filter
         return laplacian_highpass(values) if kernel is None else whiten(values, kernel)
+
     images = torch.as_tensor(reconstruction.images, dtype=torch.float32, device=device)
     public_part = torch.as_tensor(reconstruction.public_mean, dtype=torch.float32, device=device)
     std = torch.as_tensor(np.sqrt(reconstruction.variance[:, 0]), dtype=torch.float32, device=device)
@@ -87,23 +97,26 @@ def score_slots(magnitude: np.ndarray, slots: Slots, slot_image: np.ndarray, rec
     per_row = slots.per_row
     results = []
     classes = [int(c) for c in np.unique(slots.cls)]
-    for cls in (progress(classes) if progress else classes):
+    for cls in progress(classes) if progress else classes:
         members = slots.of_class(cls)
         candidates = np.flatnonzero(image_class == cls)
         scores = np.empty((len(members), len(candidates)), np.float32)
         for start in range(0, len(members), chunk):
-            part = torch.as_tensor(members[start:start + chunk], device=device)
+            part = torch.as_tensor(members[start : start + chunk], device=device)
             rows = row_of[part]
             first = rows * per_row
             others = torch.stack([first + k for k in range(per_row)], dim=1)
             others_mask = others != part[:, None]
             other_images = images[current[others]] * (weight[others] * others_mask)[:, :, None, None, None]
             base = other_images.sum(dim=1) + public[rows][:, None, None, None] * public_part
-            mixture = base[:, None] + weight[part][:, None, None, None, None] * images[torch.as_tensor(candidates, device=device)][None]
+            mixture = (
+                base[:, None]
+                + weight[part][:, None, None, None, None] * images[torch.as_tensor(candidates, device=device)][None]
+            )
             predicted = folded_mean(mixture, std[rows][:, None, None, None, None])
             flat = predicted.reshape(-1, *predicted.shape[2:])
             unit = _unit_rows(compared(flat)).reshape(len(part), len(candidates), -1)
-            scores[start:start + len(part)] = torch.einsum("scd,sd->sc", unit, observed[rows]).cpu().numpy()
+            scores[start : start + len(part)] = torch.einsum("scd,sd->sc", unit, observed[rows]).cpu().numpy()
         results.append(ClassScores(members, candidates, scores))
     return results
 
@@ -125,7 +138,9 @@ def match(scores: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
     return choice
 
 
-def reassign(class_scores: list[ClassScores], slots: Slots, slot_image: np.ndarray, epoch_rows: int | None) -> np.ndarray:
+def reassign(
+    class_scores: list[ClassScores], slots: Slots, slot_image: np.ndarray, epoch_rows: int | None
+) -> np.ndarray:
     """New slot -> image map: capacity-matched per class (and per epoch of ``epoch_rows`` rows)."""
     new = slot_image.copy()
     for entry in class_scores:

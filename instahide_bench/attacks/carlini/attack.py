@@ -25,11 +25,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from instahide_bench.core.challenge import PublicChallenge
-from instahide_bench.core.config import param
-from instahide_bench.core.errors import ConfigError
-from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult
-from instahide_bench.attacks.common.labels import LabelStructure, estimate_class_sizes, parse_labels
 from instahide_bench.attacks.carlini.assignment import confidence, decryption_slots, reassign, score_slots
 from instahide_bench.attacks.carlini.cache import cached, fingerprint
 from instahide_bench.attacks.carlini.clustering import cluster_all
@@ -39,6 +34,11 @@ from instahide_bench.attacks.carlini.reconstruct import Reconstruction, Reconstr
 from instahide_bench.attacks.carlini.similarity import NeighbourGraph, neighbour_graph, pair_auc, train_embedding
 from instahide_bench.attacks.carlini.simulate import Simulation, simulate_from_sources
 from instahide_bench.attacks.carlini.slots import Slots, slots_from_labels, true_slot_images
+from instahide_bench.attacks.common.labels import LabelStructure, estimate_class_sizes, parse_labels
+from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult
+from instahide_bench.core.challenge import PublicChallenge
+from instahide_bench.core.config import param
+from instahide_bench.core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -47,18 +47,27 @@ logger = logging.getLogger(__name__)
 class CarliniGraphConfig:
     """Parameters of ``carlini-graph`` (challenge facts come from challenge.json)."""
 
-    aux_private: str = param("embedded", "data source of the auxiliary private images InstaHide is simulated on (never the challenge's)",
-                            data_source=True)
+    aux_private: str = param(
+        "embedded",
+        "data source of the auxiliary private images InstaHide is simulated on (never the challenge's)",
+        data_source=True,
+    )
     aux_public: str = param("embedded", "data source of the simulation's public patches", data_source=True)
     aux_images: int = param(100, "auxiliary private images per simulation")
     aux_T: int | None = param(None, "encryptions per auxiliary image; None = the challenge's T")
-    embedding_dim: int = param(0, "learned canonical-correlation projection size; 0 = the raw high-pass features (best measured)")
+    embedding_dim: int = param(
+        0, "learned canonical-correlation projection size; 0 = the raw high-pass features (best measured)"
+    )
     neighbours: int = param(64, "neighbours kept per row in the similarity graph")
     block_rows: int = param(1024, "rows per block of the O(E^2) similarity (memory O(block x E))")
     refine_rounds: int = param(4, "rounds of reconstruction + re-assignment")
     stop_changed: float = param(0.005, "stop refining once fewer than this share of slots change")
-    epoch_structure: bool = param(True, "use the encoder's epoch layout (n rows per epoch, each image in two slots per epoch)")
-    score_whitening: int = param(5, "patch size of the ZCA whitening (fitted on |e|) slots are re-scored through; 0 = Laplacian")
+    epoch_structure: bool = param(
+        True, "use the encoder's epoch layout (n rows per epoch, each image in two slots per epoch)"
+    )
+    score_whitening: int = param(
+        5, "patch size of the ZCA whitening (fitted on |e|) slots are re-scored through; 0 = Laplacian"
+    )
     em_iterations: int = param(30, "EM iterations per reconstruction (each pass)")
     adam_steps: int = param(0, "Adam steps on the likelihood after EM (measured: no gain after EM, see the docs)")
     adam_lr: float = param(0.002, "Adam learning rate")
@@ -67,7 +76,7 @@ class CarliniGraphConfig:
     colour_width: int = param(32, "channels of the correction network's hidden 3x3 convolutions")
     colour_depth: int = param(4, "convolutions in the correction network")
     num_private: int | None = param(None, "private images n; None reads challenge.json")
-    threads: int = param(2, "CPU threads for torch when running on the CPU")
+    threads: int = param(2, "CPU threads for torch when running on the CPU (set by the attack worker process)")
 
     def validate(self) -> None:
         if self.aux_images < 2 or (self.aux_T is not None and self.aux_T < 2):
@@ -82,8 +91,12 @@ class CarliniGraphConfig:
             raise ConfigError("colour_steps must be non-negative, colour_width positive and colour_depth at least 2")
 
     def reconstruct_settings(self) -> ReconstructSettings:
-        return ReconstructSettings(em_iterations=self.em_iterations, fixed_mean_iterations=self.em_iterations,
-                                   adam_steps=self.adam_steps, adam_lr=self.adam_lr)
+        return ReconstructSettings(
+            em_iterations=self.em_iterations,
+            fixed_mean_iterations=self.em_iterations,
+            adam_steps=self.adam_steps,
+            adam_lr=self.adam_lr,
+        )
 
 
 @dataclass(frozen=True)
@@ -112,8 +125,15 @@ def read_facts(challenge: PublicChallenge, config: CarliniGraphConfig) -> Facts:
     T = int(params.get("T") or rows // num_private)
     structure = parse_labels(challenge.labels, private_slots)
     epoch_rows = num_private if config.epoch_structure and rows == num_private * T else None
-    return Facts(num_private, T, params, structure, slots_from_labels(structure),
-                 estimate_class_sizes(structure, num_private), epoch_rows)
+    return Facts(
+        num_private,
+        T,
+        params,
+        structure,
+        slots_from_labels(structure),
+        estimate_class_sizes(structure, num_private),
+        epoch_rows,
+    )
 
 
 @ATTACKS.register("carlini-graph")
@@ -125,36 +145,48 @@ class CarliniGraphAttack(Attack):
     Config = CarliniGraphConfig
     config: CarliniGraphConfig
     complexity = "O(E^2 d) dot products + O(rounds * E * n/C * D) scoring"
-    summary = "Carlini et al.'s clustering attack: learned similarity, networkx clustering, EM + sign sync reconstruction"
+    summary = (
+        "Carlini et al.'s clustering attack: learned similarity, networkx clustering, EM + sign sync reconstruction"
+    )
 
     def run(self, challenge: PublicChallenge, context: AttackContext) -> AttackResult:
-        threads = torch.get_num_threads()
-        if context.device.type == "cpu":
-            torch.set_num_threads(self.config.threads)
-        try:
-            return self._run(challenge, context)
-        finally:  # in-process callers (tests, notebooks) keep their own setting
-            torch.set_num_threads(threads)
-
-    def _run(self, challenge: PublicChallenge, context: AttackContext) -> AttackResult:
         config = self.config
         facts = read_facts(challenge, config)
         timings: dict[str, float] = {}
-        base_key = fingerprint(challenge=challenge.meta.challenge_id, rows=challenge.num_rows, seed=context.seed,
-                               n=facts.num_private, encryption=float(np.abs(challenge.encryption).sum()))
+        base_key = fingerprint(
+            challenge=challenge.meta.challenge_id,
+            rows=challenge.num_rows,
+            seed=context.seed,
+            n=facts.num_private,
+            encryption=float(np.abs(challenge.encryption).sum()),
+        )
         magnitudes = magnitude(challenge.encryption)
 
         clock = time.perf_counter()
-        sim_key = fingerprint(base=base_key, aux=(config.aux_private, config.aux_public, config.aux_images, config.aux_T))
-        simulations = [Simulation.from_arrays(cached(context, f"simulate-{i}", sim_key + str(i),
-                                                               lambda i=i: self._simulate(facts, context, i).to_arrays()))
-                       for i in range(2)]
+        sim_key = fingerprint(
+            base=base_key, aux=(config.aux_private, config.aux_public, config.aux_images, config.aux_T)
+        )
+        simulations = [
+            Simulation.from_arrays(
+                cached(
+                    context,
+                    f"simulate-{i}",
+                    sim_key + str(i),
+                    lambda i=i: self._simulate(facts, context, i).to_arrays(),
+                )
+            )
+            for i in range(2)
+        ]
         timings["simulate"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
         graph_key = fingerprint(sim=sim_key, dim=config.embedding_dim, k=config.neighbours)
-        graph = cached(context, "similarity", graph_key,
-                       lambda: self._similarity(challenge, magnitudes, simulations, facts, context))
+        graph = cached(
+            context,
+            "similarity",
+            graph_key,
+            lambda: self._similarity(challenge, magnitudes, simulations, facts, context),
+        )
         timings["similarity"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -163,18 +195,23 @@ class CarliniGraphAttack(Attack):
         timings["clustering"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        state, rounds = self._refine(magnitudes, clusters["slot_image"], clusters["image_class"], facts, challenge,
-                                     context, cluster_key)
+        state, rounds = self._refine(
+            magnitudes, clusters["slot_image"], clusters["image_class"], facts, challenge, context, cluster_key
+        )
         timings["refine"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
         images = state["images"]
         colour_validation: dict[str, float] = {}
         if config.colour:
-            colour_key = fingerprint(sim=sim_key, settings=asdict(config.reconstruct_settings()),
-                                     network=(config.colour_steps, config.colour_width, config.colour_depth))
+            colour_key = fingerprint(
+                sim=sim_key,
+                settings=asdict(config.reconstruct_settings()),
+                network=(config.colour_steps, config.colour_width, config.colour_depth),
+            )
             correction = ColourCorrection.from_arrays(
-                cached(context, "colour", colour_key, lambda: self._colour(simulations, challenge, context)))
+                cached(context, "colour", colour_key, lambda: self._colour(simulations, challenge, context))
+            )
             images = correction.apply(images, challenge.pixels, context.device)
             colour_validation = {"before": correction.validation_before, "after": correction.validation_after}
         timings["colour"] = time.perf_counter() - clock
@@ -182,56 +219,104 @@ class CarliniGraphAttack(Attack):
         slot_image = state["slot_image"].astype(np.int64)
         shown = decryption_slots(facts.slots, state["margin"])
         decryption = challenge.pixels.clip(images[slot_image[shown]])
-        info = {"pair_auc_simulated": float(graph["auc"]), "rounds": rounds, "timings_s": timings,
-                "class_sizes": facts.class_sizes.tolist(), "epoch_structure": facts.epoch_rows is not None,
-                "colour_heldout_ssim": colour_validation, "device": str(context.device)}
-        return AttackResult(decryption.astype(np.float32), recovered=images.astype(np.float32),
-                            assignment=slot_image.reshape(-1, facts.slots.per_row), message="", info=info)
+        info = {
+            "pair_auc_simulated": float(graph["auc"]),
+            "rounds": rounds,
+            "timings_s": timings,
+            "class_sizes": facts.class_sizes.tolist(),
+            "epoch_structure": facts.epoch_rows is not None,
+            "colour_heldout_ssim": colour_validation,
+            "device": str(context.device),
+        }
+        return AttackResult(
+            decryption.astype(np.float32),
+            recovered=images.astype(np.float32),
+            assignment=slot_image.reshape(-1, facts.slots.per_row),
+            message="",
+            info=info,
+        )
 
     # ------------------------------------------------------------------ stages
 
     def _simulate(self, facts: Facts, context: AttackContext, index: int) -> Simulation:
         context.logger.info("simulating InstaHide on auxiliary images (%s) [%d/2]", self.config.aux_private, index + 1)
         T = self.config.aux_T or facts.T
-        return simulate_from_sources(facts.params, self.config.aux_private, self.config.aux_public,
-                                     self.config.aux_images, T, seed=context.seed * 2 + index + 1)
+        return simulate_from_sources(
+            facts.params,
+            self.config.aux_private,
+            self.config.aux_public,
+            self.config.aux_images,
+            T,
+            seed=context.seed * 2 + index + 1,
+        )
 
-    def _similarity(self, challenge: PublicChallenge, magnitudes: np.ndarray, simulations: list[Simulation],
-                    facts: Facts, context: AttackContext) -> dict[str, np.ndarray]:
+    def _similarity(
+        self,
+        challenge: PublicChallenge,
+        magnitudes: np.ndarray,
+        simulations: list[Simulation],
+        facts: Facts,
+        context: AttackContext,
+    ) -> dict[str, np.ndarray]:
         embedding = train_embedding(simulations[:1], self.config.embedding_dim)
         held_out = simulations[1]
         auc = pair_auc(embedding.features(magnitude(held_out.encryption)), held_out, seed=context.seed)
         context.logger.info("similarity: pair AUC on held-out simulated data %.3f", auc)
         features = embedding.features(magnitudes)
         starts = range(0, challenge.num_rows, self.config.block_rows)
-        graph = neighbour_graph(features, facts.structure.present(), self.config.neighbours,
-                                block_rows=self.config.block_rows, device=context.device,
-                                progress=lambda it: context.progress(it, desc="similarity blocks", total=len(starts), unit="block"))
+        graph = neighbour_graph(
+            features,
+            facts.structure.present(),
+            self.config.neighbours,
+            block_rows=self.config.block_rows,
+            device=context.device,
+            progress=lambda it: context.progress(it, desc="similarity blocks", total=len(starts), unit="block"),
+        )
         return {"neighbours": graph.neighbours, "similarity": graph.similarity, "auc": np.float64(auc)}
 
     def _cluster(self, graph: dict[str, np.ndarray], facts: Facts, context: AttackContext) -> dict[str, np.ndarray]:
         classes = int(np.count_nonzero(facts.class_sizes))
-        clustering = cluster_all(NeighbourGraph(graph["neighbours"], graph["similarity"]), facts.slots,
-                                 facts.class_sizes, context.seed,
-                                 progress=lambda it: context.progress(it, desc="clustering classes", total=classes, unit="class"))
+        clustering = cluster_all(
+            NeighbourGraph(graph["neighbours"], graph["similarity"]),
+            facts.slots,
+            facts.class_sizes,
+            context.seed,
+            progress=lambda it: context.progress(it, desc="clustering classes", total=classes, unit="class"),
+        )
         return {"slot_image": clustering.slot_image, "image_class": clustering.image_class}
 
-    def _refine(self, magnitudes: np.ndarray, slot_image: np.ndarray, image_class: np.ndarray, facts: Facts,
-                challenge: PublicChallenge, context: AttackContext, upstream: str) -> tuple[dict[str, np.ndarray], list[dict[str, float]]]:
+    def _refine(
+        self,
+        magnitudes: np.ndarray,
+        slot_image: np.ndarray,
+        image_class: np.ndarray,
+        facts: Facts,
+        challenge: PublicChallenge,
+        context: AttackContext,
+        upstream: str,
+    ) -> tuple[dict[str, np.ndarray], list[dict[str, float]]]:
         """Reconstruct, re-score and re-assign, ``refine_rounds`` times (at least one reconstruction)."""
         config = self.config
         settings = config.reconstruct_settings()
         rounds: list[dict[str, float]] = []
-        key = fingerprint(up=upstream, settings=asdict(settings), epochs=facts.epoch_rows,
-                          **({"whitening": config.score_whitening} if config.score_whitening else {}))
+        key = fingerprint(
+            up=upstream,
+            settings=asdict(settings),
+            epochs=facts.epoch_rows,
+            **({"whitening": config.score_whitening} if config.score_whitening else {}),
+        )
         kernel = zca_kernel(magnitudes, config.score_whitening) if config.score_whitening else None
         state: dict[str, np.ndarray] = {}
         total = max(config.refine_rounds, 1)
         for index in context.progress(range(total), desc="reconstruct + re-assign", total=total, unit="round"):
             key = fingerprint(previous=key, round=index)
-            state = cached(context, f"refine-{index}", key,
-                           lambda: self._round(magnitudes, slot_image, image_class, facts, challenge, context, settings,
-                                               kernel))
+            state = cached(
+                context,
+                f"refine-{index}",
+                key,
+                # called at once by cached(), before slot_image is rebound
+                lambda: self._round(magnitudes, slot_image, image_class, facts, challenge, context, settings, kernel),  # noqa: B023
+            )
             changed = float(np.mean(state["slot_image"] != slot_image))
             rounds.append({"round": index, "changed": changed, "nll": float(state["nll"])})
             slot_image = state["slot_image"]
@@ -239,39 +324,83 @@ class CarliniGraphAttack(Attack):
                 break
         return state, rounds
 
-    def _round(self, magnitudes: np.ndarray, slot_image: np.ndarray, image_class: np.ndarray, facts: Facts,
-               challenge: PublicChallenge, context: AttackContext, settings: ReconstructSettings,
-               kernel: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def _round(
+        self,
+        magnitudes: np.ndarray,
+        slot_image: np.ndarray,
+        image_class: np.ndarray,
+        facts: Facts,
+        challenge: PublicChallenge,
+        context: AttackContext,
+        settings: ReconstructSettings,
+        kernel: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
         public_weight = facts.structure.public_weight
-        recovered = reconstruct(magnitudes, facts.slots.assignment(slot_image), facts.num_private, public_weight,
-                                challenge.pixels, settings, context.device)
-        scores = score_slots(magnitudes, facts.slots, slot_image, recovered, public_weight, image_class,
-                             device=context.device, kernel=kernel)
+        recovered = reconstruct(
+            magnitudes,
+            facts.slots.assignment(slot_image),
+            facts.num_private,
+            public_weight,
+            challenge.pixels,
+            settings,
+            context.device,
+        )
+        scores = score_slots(
+            magnitudes,
+            facts.slots,
+            slot_image,
+            recovered,
+            public_weight,
+            image_class,
+            device=context.device,
+            kernel=kernel,
+        )
         new = reassign(scores, facts.slots, slot_image, facts.epoch_rows)
-        return {"slot_image": new, "images": recovered.images, "public_mean": recovered.public_mean,
-                "variance": recovered.variance, "margin": confidence(scores, len(facts.slots), new),
-                "nll": np.float64(recovered.negative_log_likelihood)}
+        return {
+            "slot_image": new,
+            "images": recovered.images,
+            "public_mean": recovered.public_mean,
+            "variance": recovered.variance,
+            "margin": confidence(scores, len(facts.slots), new),
+            "nll": np.float64(recovered.negative_log_likelihood),
+        }
 
-    def _colour(self, simulations: list[Simulation], challenge: PublicChallenge,
-                context: AttackContext) -> dict[str, np.ndarray]:
+    def _colour(
+        self, simulations: list[Simulation], challenge: PublicChallenge, context: AttackContext
+    ) -> dict[str, np.ndarray]:
         """Reconstruct every simulation from its own truth, then learn recovered -> true images."""
         recovered, truth = [], []
-        for simulation in context.progress(simulations, desc="colour: simulated reconstructions", total=len(simulations),
-                                           unit="simulation"):
+        for simulation in context.progress(
+            simulations, desc="colour: simulated reconstructions", total=len(simulations), unit="simulation"
+        ):
             structure = parse_labels(simulation.labels, simulation.private_index.shape[1])
             slots = slots_from_labels(structure)
             true_slots = true_slot_images(slots, simulation.private_index, simulation.private_labels)
-            result: Reconstruction = reconstruct(magnitude(simulation.encryption), slots.assignment(true_slots),
-                                                 simulation.num_private, structure.public_weight, challenge.pixels,
-                                                 self.config.reconstruct_settings(), context.device)
+            result: Reconstruction = reconstruct(
+                magnitude(simulation.encryption),
+                slots.assignment(true_slots),
+                simulation.num_private,
+                structure.public_weight,
+                challenge.pixels,
+                self.config.reconstruct_settings(),
+                context.device,
+            )
             recovered.append(result.images)
             truth.append(simulation.private)
         context.logger.info("colour: training the correction on %d simulated images", sum(map(len, truth)))
-        return fit_colour(np.concatenate(recovered), np.concatenate(truth), challenge.pixels,
-                          width=self.config.colour_width, depth=self.config.colour_depth,
-                          steps=self.config.colour_steps, seed=context.seed, device=context.device,
-                          progress=lambda it: context.progress(it, desc="colour: training", total=self.config.colour_steps,
-                                                               unit="step")).to_arrays()
+        return fit_colour(
+            np.concatenate(recovered),
+            np.concatenate(truth),
+            challenge.pixels,
+            width=self.config.colour_width,
+            depth=self.config.colour_depth,
+            steps=self.config.colour_steps,
+            seed=context.seed,
+            device=context.device,
+            progress=lambda it: context.progress(
+                it, desc="colour: training", total=self.config.colour_steps, unit="step"
+            ),
+        ).to_arrays()
 
 
 __all__ = ["CarliniGraphAttack", "CarliniGraphConfig", "Facts", "read_facts"]

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from instahide_bench.core.attack import AttackContext
 from instahide_bench.core.errors import InputFileError
 from instahide_bench.core.io import load_npz, read_json, save_npz_atomic, write_json_atomic
-from instahide_bench.core.attack import AttackContext
 
 logger = logging.getLogger(__name__)
 

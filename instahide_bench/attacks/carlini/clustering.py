@@ -62,7 +62,9 @@ def spectral_embedding(graph: nx.Graph, nodes: list[int], dim: int) -> np.ndarra
     return vectors / np.where(norm > 0, norm, 1.0)
 
 
-def kmeans(points: np.ndarray, k: int, rng: np.random.Generator, restarts: int = 8, iterations: int = 100) -> np.ndarray:
+def kmeans(
+    points: np.ndarray, k: int, rng: np.random.Generator, restarts: int = 8, iterations: int = 100
+) -> np.ndarray:
     """Centroids (k x d) of the best of several k-means++ runs (lowest inertia)."""
     best, best_inertia = None, np.inf
     for _ in range(restarts):
@@ -74,7 +76,9 @@ def kmeans(points: np.ndarray, k: int, rng: np.random.Generator, restarts: int =
             centroids = np.vstack([centroids, points[pick]])
         for _ in range(iterations):
             label = ((points[:, None] - centroids[None]) ** 2).sum(-1).argmin(axis=1)
-            moved = np.array([points[label == j].mean(axis=0) if np.any(label == j) else centroids[j] for j in range(k)])
+            moved = np.array(
+                [points[label == j].mean(axis=0) if np.any(label == j) else centroids[j] for j in range(k)]
+            )
             if np.allclose(moved, centroids):
                 break
             centroids = moved
@@ -100,15 +104,16 @@ def cluster_class(graph: NeighbourGraph, slots: Slots, cls: int, size: int, rng:
     return ranked[position, np.minimum(rank_in_row, size - 1)]
 
 
-def cluster_all(graph: NeighbourGraph, slots: Slots, class_sizes: np.ndarray, seed: int,
-                progress: Progress | None = None) -> Clustering:
+def cluster_all(
+    graph: NeighbourGraph, slots: Slots, class_sizes: np.ndarray, seed: int, progress: Progress | None = None
+) -> Clustering:
     """Cluster every class; image ids run class by class."""
     rng = np.random.default_rng(seed)
     slot_image = np.full(len(slots), -1, np.int64)
     image_class = np.repeat(np.arange(len(class_sizes)), class_sizes)
     offsets = np.r_[0, np.cumsum(class_sizes)]
     classes = [int(c) for c in np.flatnonzero(class_sizes > 0)]
-    for cls in (progress(classes) if progress else classes):
+    for cls in progress(classes) if progress else classes:
         members = slots.of_class(cls)
         if members.size:
             slot_image[members] = offsets[cls] + cluster_class(graph, slots, cls, int(class_sizes[cls]), rng)

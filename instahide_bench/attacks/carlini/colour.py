@@ -20,6 +20,7 @@ not beat the identity there, the identity is kept.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -35,20 +36,37 @@ Progress = Callable[[Iterable[int]], Iterator[int]]
 
 
 class ResidualCNN(torch.nn.Module):
-    """``x + f(x)`` with ``f`` a stack of 3x3 convolutions; the last one starts at zero (the identity)."""
+    """``x + f(x)`` with ``f`` a stack of 3x3 convolutions; the last one starts at zero (the identity).
 
-    def __init__(self, width: int, depth: int) -> None:
+    The weights are drawn from ``generator`` (PyTorch's default initialisation, in layer order),
+    never from torch's global generator: building a network leaves the caller's random state alone.
+    """
+
+    def __init__(self, width: int, depth: int, generator: torch.Generator) -> None:
         super().__init__()
-        layers: list[torch.nn.Module] = [torch.nn.Conv2d(3, width, 3, padding=1), torch.nn.ReLU()]
-        for _ in range(depth - 2):
-            layers += [torch.nn.Conv2d(width, width, 3, padding=1), torch.nn.ReLU()]
-        last = torch.nn.Conv2d(width, 3, 3, padding=1)
+        convs = [torch.nn.Conv2d(3, width, 3, padding=1, device="meta")]
+        convs += [torch.nn.Conv2d(width, width, 3, padding=1, device="meta") for _ in range(depth - 2)]
+        last = torch.nn.Conv2d(width, 3, 3, padding=1, device="meta")
+        layers: list[torch.nn.Module] = []
+        for conv in convs:
+            layers += [conv, torch.nn.ReLU()]
+        self.body = torch.nn.Sequential(*layers, last).to_empty(device="cpu")
+        for conv in convs:
+            _default_init(conv, generator)
         torch.nn.init.zeros_(last.weight)
         torch.nn.init.zeros_(last.bias)
-        self.body = torch.nn.Sequential(*layers, last)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return images + self.body(images)
+
+
+def _default_init(conv: torch.nn.Conv2d, generator: torch.Generator) -> None:
+    """``Conv2d.reset_parameters`` with an explicit generator (Kaiming-uniform weights, uniform bias)."""
+    torch.nn.init.kaiming_uniform_(conv.weight, a=math.sqrt(5), generator=generator)
+    fan_in = conv.weight[0].numel()
+    bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    assert conv.bias is not None
+    torch.nn.init.uniform_(conv.bias, -bound, bound, generator=generator)
 
 
 @dataclass(frozen=True)
@@ -71,11 +89,11 @@ class ColourCorrection:
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> ColourCorrection:
         width, depth = (int(v) for v in arrays["shape"])
         before, after = (float(v) for v in arrays["validation"])
-        weights = {name[len("weight."):]: value for name, value in arrays.items() if name.startswith("weight.")}
+        weights = {name[len("weight.") :]: value for name, value in arrays.items() if name.startswith("weight.")}
         return cls(width, depth, weights, before, after)
 
     def network(self, device: torch.device | str = "cpu") -> ResidualCNN:
-        network = ResidualCNN(self.width, self.depth)
+        network = ResidualCNN(self.width, self.depth, torch.Generator())  # weights are overwritten below
         network.load_state_dict({name: torch.as_tensor(value) for name, value in self.weights.items()})
         return network.to(device).eval()
 
@@ -97,9 +115,21 @@ def _loss(network: ResidualCNN, inputs: torch.Tensor, targets: torch.Tensor) -> 
     return 1.0 - ssim_torch(network(inputs).clamp(0.0, 1.0), targets).mean()
 
 
-def fit_colour(recovered: np.ndarray, truth: np.ndarray, pixels: PixelSpace, *, width: int = 32, depth: int = 4,
-               steps: int = 1000, batch: int = 64, lr: float = 2e-3, holdout: float = 0.1, seed: int = 0,
-               device: torch.device | str = "cpu", progress: Progress | None = None) -> ColourCorrection:
+def fit_colour(
+    recovered: np.ndarray,
+    truth: np.ndarray,
+    pixels: PixelSpace,
+    *,
+    width: int = 32,
+    depth: int = 4,
+    steps: int = 1000,
+    batch: int = 64,
+    lr: float = 2e-3,
+    holdout: float = 0.1,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    progress: Progress | None = None,
+) -> ColourCorrection:
     """Learn ``truth ~ x + f(x)`` on (recovered, truth) pairs in ``pixels``; Adam on minibatches, mirrored at random.
 
     ``holdout`` of the pairs (at least one, when there are two or more) is kept out of training
@@ -108,12 +138,11 @@ def fit_colour(recovered: np.ndarray, truth: np.ndarray, pixels: PixelSpace, *, 
     if len(recovered) != len(truth) or len(recovered) == 0:
         raise ValueError(f"fit_colour needs matching, non-empty image sets, got {len(recovered)} and {len(truth)}")
     generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
     inputs, targets = _to_tensor(pixels.to_unit(recovered), device), _to_tensor(pixels.to_unit(truth), device)
     order = torch.randperm(len(inputs), generator=generator).to(inputs.device)
-    held = min(max(int(round(holdout * len(inputs))), 1), len(inputs) - 1) if holdout > 0 and len(inputs) > 1 else 0
+    held = min(max(round(holdout * len(inputs)), 1), len(inputs) - 1) if holdout > 0 and len(inputs) > 1 else 0
     train, valid = order[held:], order[:held]
-    network = ResidualCNN(width, depth).to(device)
+    network = ResidualCNN(width, depth, torch.Generator().manual_seed(seed)).to(device)
     optimiser = torch.optim.Adam(network.parameters(), lr=lr)
     for step in (progress or iter)(range(steps)):
         pick = train[torch.randint(len(train), (min(batch, len(train)),), generator=generator).to(inputs.device)]
@@ -132,8 +161,10 @@ def fit_colour(recovered: np.ndarray, truth: np.ndarray, pixels: PixelSpace, *, 
         logger.info("colour correction: held-out simulated SSIM %.4f -> %.4f (%d images)", before, after, held)
         if after <= before:
             logger.warning("colour correction did not help on held-out simulated images; keeping the identity")
-            weights = {name: value.detach().cpu().numpy().copy()
-                       for name, value in ResidualCNN(width, depth).state_dict().items()}
+            weights = {
+                name: value.detach().cpu().numpy().copy()
+                for name, value in ResidualCNN(width, depth, torch.Generator()).state_dict().items()
+            }
     return ColourCorrection(width, depth, weights, before, after)
 
 

@@ -38,8 +38,9 @@ def laplacian_highpass(images: np.ndarray) -> np.ndarray:
     return images - 0.25 * neighbours
 
 
-def zca_kernel(magnitude: np.ndarray, size: int = 5, regulariser: float = 1e-3, samples: int = 400_000,
-               seed: int = 0) -> np.ndarray:
+def zca_kernel(
+    magnitude: np.ndarray, size: int = 5, regulariser: float = 1e-3, samples: int = 400_000, seed: int = 0
+) -> np.ndarray:
     """Convolution kernel (3 out x 3 in x size x size) that ZCA-whitens ``size`` x ``size`` x 3 patches of ``|e|``.
 
     The patch covariance ``C`` is estimated from the challenge's own ``|e|`` (public data; about

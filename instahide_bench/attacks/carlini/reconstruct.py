@@ -30,8 +30,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from instahide_bench.core.images import IMAGE_SHAPE
-from instahide_bench.core.pixels import PixelSpace
 from instahide_bench.attacks.common.demix import Assignment, predict_mixtures, solve_images
 from instahide_bench.attacks.common.sign_sync import (
     align_pixel_flips,
@@ -42,9 +40,10 @@ from instahide_bench.attacks.common.sign_sync import (
     sign_graph,
 )
 from instahide_bench.attacks.common.signs import prior_signs
+from instahide_bench.core.images import IMAGE_SHAPE
+from instahide_bench.core.pixels import PixelSpace
 
 logger = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,9 @@ class Reconstruction:
     negative_log_likelihood: float
 
 
-def moment_magnitudes(magnitude: np.ndarray, assignment: Assignment, num_images: int, public_weight: np.ndarray) -> np.ndarray:
+def moment_magnitudes(
+    magnitude: np.ndarray, assignment: Assignment, num_images: int, public_weight: np.ndarray
+) -> np.ndarray:
     """``|x|`` (n x D) from ``|e|^2 ~ sum lam^2 x^2 + w^2 q``: cross terms have random signs and average out."""
     squared = Assignment(assignment.images, assignment.coefficients**2)
     power, _ = solve_images(magnitude.astype(np.float64) ** 2, squared, num_images, public_weight**2)
@@ -94,29 +95,45 @@ def synchronise_discrete(graph: torch.Tensor, iterations: int) -> torch.Tensor:
     return signs
 
 
-def synchronised_signs(magnitude: np.ndarray, assignment: Assignment, image_magnitude: np.ndarray,
-                       public_part: np.ndarray, variance: np.ndarray, settings: ReconstructSettings) -> np.ndarray:
+def synchronised_signs(
+    magnitude: np.ndarray,
+    assignment: Assignment,
+    image_magnitude: np.ndarray,
+    public_part: np.ndarray,
+    variance: np.ndarray,
+    settings: ReconstructSettings,
+) -> np.ndarray:
     """Per pixel, the images' signs (n x D, up to one flip per pixel) from pairwise sign evidence."""
     num_images, pixels = image_magnitude.shape
     signs = np.ones_like(image_magnitude)
     for start in range(0, pixels, settings.sync_chunk):
         part = slice(start, start + settings.sync_chunk)
-        evidence = relative_sign_evidence(magnitude[:, part], assignment, image_magnitude[:, part],
-                                          public_part[:, part], variance)
+        evidence = relative_sign_evidence(
+            magnitude[:, part], assignment, image_magnitude[:, part], public_part[:, part], variance
+        )
         graph = sign_graph(evidence, assignment, num_images)
         signs[:, part] = synchronise_discrete(graph, settings.sync_iterations).numpy().T
     return signs
 
 
-def expectation_maximisation(magnitude: np.ndarray, assignment: Assignment, num_images: int, public_weight: np.ndarray,
-                             images: np.ndarray, public_mean: np.ndarray, iterations: int,
-                             fit_public_mean: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def expectation_maximisation(
+    magnitude: np.ndarray,
+    assignment: Assignment,
+    num_images: int,
+    public_weight: np.ndarray,
+    images: np.ndarray,
+    public_mean: np.ndarray,
+    iterations: int,
+    fit_public_mean: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """EM over the lost signs: soft-signed mixtures, then weighted least squares; returns images, mean, variance.
 
     With ``fit_public_mean`` the public mean is one more unknown image; otherwise it stays as
     given, which breaks the per-pixel flip symmetry and lets EM leave a flipped basin.
     """
-    variance = noise_variance(magnitude, predict_mixtures(assignment, images, public_mean, public_weight), public_weight)
+    variance = noise_variance(
+        magnitude, predict_mixtures(assignment, images, public_mean, public_weight), public_weight
+    )
     fixed_part = None if fit_public_mean else np.outer(public_weight, public_mean)
     for _ in range(iterations):
         predicted = predict_mixtures(assignment, images, public_mean, public_weight)
@@ -125,7 +142,9 @@ def expectation_maximisation(magnitude: np.ndarray, assignment: Assignment, num_
             images, public_mean = solve_images(mixtures, assignment, num_images, public_weight, 1.0 / variance[:, 0])
         else:
             images, _ = solve_images(mixtures - fixed_part, assignment, num_images, None, 1.0 / variance[:, 0])
-    variance = noise_variance(magnitude, predict_mixtures(assignment, images, public_mean, public_weight), public_weight)
+    variance = noise_variance(
+        magnitude, predict_mixtures(assignment, images, public_mean, public_weight), public_weight
+    )
     return images, public_mean, variance
 
 
@@ -140,8 +159,14 @@ def channel_public_mean(public_mean: np.ndarray) -> np.ndarray:
     return np.tile(per_channel, public_mean.size // IMAGE_SHAPE[-1])
 
 
-def mean_nll(magnitude: np.ndarray, assignment: Assignment, public_weight: np.ndarray, images: np.ndarray,
-             public_mean: np.ndarray, variance: np.ndarray) -> float:
+def mean_nll(
+    magnitude: np.ndarray,
+    assignment: Assignment,
+    public_weight: np.ndarray,
+    images: np.ndarray,
+    public_mean: np.ndarray,
+    variance: np.ndarray,
+) -> float:
     """Mean negative log-likelihood of all magnitudes under the model, up to one constant.
 
     Keeps the ``log(variance)/2`` term: runs that refit the variance are compared with it.
@@ -150,17 +175,26 @@ def mean_nll(magnitude: np.ndarray, assignment: Assignment, public_weight: np.nd
     return float(0.5 * np.log(variance).mean() - folded_log_likelihood(magnitude, predicted, variance).mean())
 
 
-def fixed_mean_em(magnitude: np.ndarray, assignment: Assignment, num_images: int, public_weight: np.ndarray,
-                  images: np.ndarray, public_mean: np.ndarray, settings: ReconstructSettings) -> tuple[np.ndarray, np.ndarray, float]:
+def fixed_mean_em(
+    magnitude: np.ndarray,
+    assignment: Assignment,
+    num_images: int,
+    public_weight: np.ndarray,
+    images: np.ndarray,
+    public_mean: np.ndarray,
+    settings: ReconstructSettings,
+) -> tuple[np.ndarray, np.ndarray, float]:
     """EM with the public mean fixed, then the flips aligned and EM run from both global signs; the likelier wins.
 
     With the mean fixed, a pixel's two orientations no longer fit equally well, so EM after the
     alignment repairs pixels that alignment and data disagree on (per-image SSIM +0.03 to +0.05
     on the replica over EM with a free mean).
     """
+
     def run(start: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        fitted, _, variance = expectation_maximisation(magnitude, assignment, num_images, public_weight, start,
-                                                       public_mean, settings.fixed_mean_iterations, False)
+        fitted, _, variance = expectation_maximisation(
+            magnitude, assignment, num_images, public_weight, start, public_mean, settings.fixed_mean_iterations, False
+        )
         return fitted, variance, mean_nll(magnitude, assignment, public_weight, fitted, public_mean, variance)
 
     images, _, _ = run(images)
@@ -181,12 +215,19 @@ def orient(images: np.ndarray, public_mean: np.ndarray, pixels: PixelSpace) -> t
 def folded_nll(magnitude: torch.Tensor, mixture: torch.Tensor, variance: torch.Tensor) -> torch.Tensor:
     """Mean negative log-likelihood of magnitudes ``|e|`` given mixture means and variances (constants dropped)."""
     scaled = 0.5 / variance
-    return -torch.logaddexp(-(magnitude - mixture) ** 2 * scaled, -(magnitude + mixture) ** 2 * scaled).mean()
+    return -torch.logaddexp(-((magnitude - mixture) ** 2) * scaled, -((magnitude + mixture) ** 2) * scaled).mean()
 
 
-def adam_polish(magnitude: np.ndarray, assignment: Assignment, public_weight: np.ndarray, images: np.ndarray,
-                public_mean: np.ndarray, variance: np.ndarray, settings: ReconstructSettings,
-                device: torch.device) -> tuple[np.ndarray, np.ndarray, float]:
+def adam_polish(
+    magnitude: np.ndarray,
+    assignment: Assignment,
+    public_weight: np.ndarray,
+    images: np.ndarray,
+    public_mean: np.ndarray,
+    variance: np.ndarray,
+    settings: ReconstructSettings,
+    device: torch.device,
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Adam on the likelihood, jointly over all images and the public mean, in row chunks (bounded memory)."""
     x = torch.tensor(images, dtype=torch.float32, device=device, requires_grad=True)
     mu = torch.tensor(public_mean, dtype=torch.float32, device=device, requires_grad=True)
@@ -219,9 +260,16 @@ def adam_polish(magnitude: np.ndarray, assignment: Assignment, public_weight: np
     return x.detach().cpu().numpy().astype(np.float64), mu.detach().cpu().numpy().astype(np.float64), final
 
 
-def reconstruct(magnitude: np.ndarray, assignment: Assignment, num_images: int, public_weight: np.ndarray,
-                pixels: PixelSpace, settings: ReconstructSettings = ReconstructSettings(),
-                device: torch.device | str = "cpu", start: Reconstruction | None = None) -> Reconstruction:
+def reconstruct(
+    magnitude: np.ndarray,
+    assignment: Assignment,
+    num_images: int,
+    public_weight: np.ndarray,
+    pixels: PixelSpace,
+    settings: ReconstructSettings = ReconstructSettings(),
+    device: torch.device | str = "cpu",
+    start: Reconstruction | None = None,
+) -> Reconstruction:
     """All n images from ``|e|`` (E x 32 x 32 x 3) and an assignment; ``start`` skips steps 1-2 (a warm start)."""
     flat = np.asarray(magnitude, dtype=np.float64).reshape(len(magnitude), -1)
     public_weight = np.asarray(public_weight, dtype=np.float64)
@@ -235,21 +283,37 @@ def reconstruct(magnitude: np.ndarray, assignment: Assignment, num_images: int, 
     else:
         images = start.images.reshape(num_images, -1).astype(np.float64)
         public_mean = start.public_mean.reshape(-1).astype(np.float64)
-    images, public_mean, variance = expectation_maximisation(flat, assignment, num_images, public_weight, images,
-                                                             public_mean, settings.em_iterations)
+    images, public_mean, variance = expectation_maximisation(
+        flat, assignment, num_images, public_weight, images, public_mean, settings.em_iterations
+    )
     images, public_mean = orient(images, public_mean, pixels)
     nll = mean_nll(flat, assignment, public_weight, images, public_mean, variance)
     if settings.fixed_mean_iterations > 0:
         public_mean = channel_public_mean(public_mean)
-        images, variance, nll = fixed_mean_em(flat, assignment, num_images, public_weight,
-                                              synced if start is None else images, public_mean, settings)
+        images, variance, nll = fixed_mean_em(
+            flat, assignment, num_images, public_weight, synced if start is None else images, public_mean, settings
+        )
     if settings.adam_steps > 0:
-        images, public_mean, nll = adam_polish(flat, assignment, public_weight, images, public_mean, variance,
-                                               settings, torch.device(device))
+        images, public_mean, nll = adam_polish(
+            flat, assignment, public_weight, images, public_mean, variance, settings, torch.device(device)
+        )
     shape = (num_images, *IMAGE_SHAPE)
-    return Reconstruction(images.reshape(shape).astype(np.float32), public_mean.reshape(IMAGE_SHAPE).astype(np.float32),
-                          variance.astype(np.float32), nll)
+    return Reconstruction(
+        images.reshape(shape).astype(np.float32),
+        public_mean.reshape(IMAGE_SHAPE).astype(np.float32),
+        variance.astype(np.float32),
+        nll,
+    )
 
 
-__all__ = ["Reconstruction", "ReconstructSettings", "adam_polish", "expectation_maximisation", "folded_nll",
-           "moment_magnitudes", "orient", "reconstruct", "synchronised_signs"]
+__all__ = [
+    "ReconstructSettings",
+    "Reconstruction",
+    "adam_polish",
+    "expectation_maximisation",
+    "folded_nll",
+    "moment_magnitudes",
+    "orient",
+    "reconstruct",
+    "synchronised_signs",
+]

@@ -23,9 +23,9 @@ import numpy as np
 import scipy.linalg
 import torch
 
-from instahide_bench.attacks.common.labels import PRESENT_THRESHOLD
 from instahide_bench.attacks.carlini.magnitude import laplacian_highpass, magnitude, normalise_rows
 from instahide_bench.attacks.carlini.simulate import Simulation
+from instahide_bench.attacks.common.labels import PRESENT_THRESHOLD
 
 logger = logging.getLogger(__name__)
 
@@ -108,8 +108,15 @@ def class_presence(labels: np.ndarray) -> np.ndarray:
     return np.asarray(labels) > PRESENT_THRESHOLD
 
 
-def pair_auc(features: np.ndarray, simulation: Simulation, *, compatible_only: bool = True,
-             max_negatives: int = 200_000, seed: int = 0, chunk: int = 16_384) -> float:
+def pair_auc(
+    features: np.ndarray,
+    simulation: Simulation,
+    *,
+    compatible_only: bool = True,
+    max_negatives: int = 200_000,
+    seed: int = 0,
+    chunk: int = 16_384,
+) -> float:
     """Probability that a pair sharing a private image scores above one that does not.
 
     All sharing pairs are used; negatives are a uniform sample of non-sharing pairs (of pairs
@@ -131,8 +138,12 @@ def pair_auc(features: np.ndarray, simulation: Simulation, *, compatible_only: b
     if compatible_only:
         keep &= (present[first] & present[second]).any(axis=1)
     first, second = first[keep][:max_negatives], second[keep][:max_negatives]
-    negatives = np.concatenate([np.einsum("ij,ij->i", features[first[i:i + chunk]], features[second[i:i + chunk]])
-                                for i in range(0, len(first), chunk)])
+    negatives = np.concatenate(
+        [
+            np.einsum("ij,ij->i", features[first[i : i + chunk]], features[second[i : i + chunk]])
+            for i in range(0, len(first), chunk)
+        ]
+    )
     return mann_whitney_auc(np.concatenate(positives), negatives)
 
 
@@ -158,8 +169,15 @@ class NeighbourGraph:
     similarity: np.ndarray
 
 
-def neighbour_graph(features: np.ndarray, present: np.ndarray, k: int, *, block_rows: int = 1024,
-                    device: torch.device | str = "cpu", progress: Progress | None = None) -> NeighbourGraph:
+def neighbour_graph(
+    features: np.ndarray,
+    present: np.ndarray,
+    k: int,
+    *,
+    block_rows: int = 1024,
+    device: torch.device | str = "cpu",
+    progress: Progress | None = None,
+) -> NeighbourGraph:
     """Top-k class-compatible neighbours of every row, from blockwise dot products.
 
     Memory is O(block_rows x E) on ``device`` whatever E is; pairs without a shared class and
@@ -174,7 +192,7 @@ def neighbour_graph(features: np.ndarray, present: np.ndarray, k: int, *, block_
     neighbours = np.empty((rows, k), np.int64)
     similarity = np.empty((rows, k), np.float32)
     starts = range(0, rows, block_rows)
-    for start in (progress(starts) if progress else starts):
+    for start in progress(starts) if progress else starts:
         stop = min(start + block_rows, rows)
         block = feats[start:stop] @ feats.T
         compatible = (classes[start:stop] @ classes.T) > 0
@@ -186,5 +204,12 @@ def neighbour_graph(features: np.ndarray, present: np.ndarray, k: int, *, block_
     return NeighbourGraph(neighbours, similarity)
 
 
-__all__ = ["Embedding", "NeighbourGraph", "class_presence", "mann_whitney_auc", "neighbour_graph", "pair_auc",
-           "train_embedding"]
+__all__ = [
+    "Embedding",
+    "NeighbourGraph",
+    "class_presence",
+    "mann_whitney_auc",
+    "neighbour_graph",
+    "pair_auc",
+    "train_embedding",
+]

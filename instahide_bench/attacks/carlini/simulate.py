@@ -73,7 +73,9 @@ def simulation_config(params: dict[str, Any], n: int, T: int, pool: int = SIMULA
     return config
 
 
-def auxiliary_images(private_source: str, public_source: str, n: int, public_count: int, seed: int) -> tuple[ImageSet, ImageSet | None]:
+def auxiliary_images(
+    private_source: str, public_source: str, n: int, public_count: int, seed: int
+) -> tuple[ImageSet, ImageSet | None]:
     """``n`` auxiliary private images and ``public_count`` public patches (None when no public slot)."""
     source = parse_source(private_source, "private")
     try:
@@ -100,8 +102,9 @@ def simulate(params: dict[str, Any], private: ImageSet, public: ImageSet | None,
     )
 
 
-def simulate_from_sources(params: dict[str, Any], private_source: str, public_source: str, n: int, T: int,
-                          seed: int) -> Simulation:
+def simulate_from_sources(
+    params: dict[str, Any], private_source: str, public_source: str, n: int, T: int, seed: int
+) -> Simulation:
     """Load ``n`` auxiliary images and simulate; a source holding fewer is a ``ConfigError``.
 
     The auxiliary images should not be the challenge's: with ``embedded`` data on both sides the
@@ -115,4 +118,11 @@ def simulate_from_sources(params: dict[str, Any], private_source: str, public_so
     return simulate(params, private, public, T, seed)
 
 
-__all__ = ["SIMULATION_POOL", "Simulation", "auxiliary_images", "simulate", "simulate_from_sources", "simulation_config"]
+__all__ = [
+    "SIMULATION_POOL",
+    "Simulation",
+    "auxiliary_images",
+    "simulate",
+    "simulate_from_sources",
+    "simulation_config",
+]

@@ -46,7 +46,9 @@ class Slots:
     def assignment(self, slot_image: np.ndarray) -> Assignment:
         """The E x m assignment (images and coefficients) that ``slot_image`` describes."""
         shape = (self.num_rows, self.per_row)
-        return Assignment(np.asarray(slot_image, dtype=np.int64).reshape(shape), self.weight.reshape(shape).astype(np.float64))
+        return Assignment(
+            np.asarray(slot_image, dtype=np.int64).reshape(shape), self.weight.reshape(shape).astype(np.float64)
+        )
 
 
 def slots_from_labels(structure: LabelStructure) -> Slots:

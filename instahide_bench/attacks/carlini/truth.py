@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from instahide_bench.core.metric import ssim
-from instahide_bench.core.pixels import PixelSpace
 from instahide_bench.attacks.carlini.clustering import purity
 from instahide_bench.attacks.carlini.slots import Slots, true_slot_images
+from instahide_bench.core.metric import ssim
+from instahide_bench.core.pixels import PixelSpace
 
 
 def majority_map(slot_image: np.ndarray, truth: np.ndarray, num_images: int) -> np.ndarray:
@@ -34,8 +34,12 @@ class StageQuality:
     distinct_images: int
 
     def to_json(self) -> dict[str, float]:
-        return {"purity": self.purity, "slot_accuracy": self.slot_accuracy, "row_accuracy": self.row_accuracy,
-                "distinct_images": self.distinct_images}
+        return {
+            "purity": self.purity,
+            "slot_accuracy": self.slot_accuracy,
+            "row_accuracy": self.row_accuracy,
+            "distinct_images": self.distinct_images,
+        }
 
 
 def assignment_quality(slots: Slots, slot_image: np.ndarray, truth: np.ndarray, num_images: int) -> StageQuality:
@@ -47,8 +51,12 @@ def assignment_quality(slots: Slots, slot_image: np.ndarray, truth: np.ndarray, 
         swapped = mapping[slot_image].reshape(-1, 2)[:, ::-1] == truth.reshape(-1, 2)
         same_class = slots.cls.reshape(-1, 2)
         per_row = np.where((same_class[:, :1] == same_class[:, 1:]) & swapped.all(axis=1, keepdims=True), True, per_row)
-    return StageQuality(purity(slot_image, truth), float(right.mean()), float(per_row.all(axis=1).mean()),
-                        int(len(set(mapping[mapping >= 0].tolist()))))
+    return StageQuality(
+        purity(slot_image, truth),
+        float(right.mean()),
+        float(per_row.all(axis=1).mean()),
+        len(set(mapping[mapping >= 0].tolist())),
+    )
 
 
 def image_ssim(recovered: np.ndarray, private: np.ndarray, mapping: np.ndarray, pixels: PixelSpace) -> np.ndarray:

@@ -25,7 +25,9 @@ class Assignment:
 
     def __post_init__(self) -> None:
         if self.images.shape != self.coefficients.shape or self.images.ndim != 2:
-            raise ValueError(f"images {self.images.shape} and coefficients {self.coefficients.shape} must both be E x m")
+            raise ValueError(
+                f"images {self.images.shape} and coefficients {self.coefficients.shape} must both be E x m"
+            )
 
     @property
     def num_rows(self) -> int:

@@ -93,7 +93,9 @@ def parse_labels(labels: np.ndarray, private_slots: int, threshold: float = PRES
     too_many = present.sum(axis=1) > private_slots
     if too_many.any():
         row = int(np.flatnonzero(too_many)[0])
-        raise ValueError(f"row {row} names {int(present[row].sum())} classes but rows hold only {private_slots} private images")
+        raise ValueError(
+            f"row {row} names {int(present[row].sum())} classes but rows hold only {private_slots} private images"
+        )
     order = np.argsort(-np.where(present, labels, -np.inf), axis=1, kind="stable")[:, :private_slots]
     rows = np.arange(labels.shape[0])[:, None]
     keep = present[rows, order]
@@ -122,4 +124,4 @@ def estimate_class_sizes(structure: LabelStructure, num_private: int) -> np.ndar
     return sizes
 
 
-__all__ = ["LabelStructure", "PRESENT_THRESHOLD", "PUBLIC_THRESHOLD", "estimate_class_sizes", "parse_labels"]
+__all__ = ["PRESENT_THRESHOLD", "PUBLIC_THRESHOLD", "LabelStructure", "estimate_class_sizes", "parse_labels"]

@@ -28,7 +28,9 @@ from instahide_bench.attacks.common.demix import Assignment
 MAX_ROW_EVIDENCE = 5.0
 
 
-def noise_variance(magnitude: np.ndarray, predicted: np.ndarray, public_weight: np.ndarray, floor: float = 1e-4) -> np.ndarray:
+def noise_variance(
+    magnitude: np.ndarray, predicted: np.ndarray, public_weight: np.ndarray, floor: float = 1e-4
+) -> np.ndarray:
     """Per-row variance (E x 1) of what the model leaves out, ``kappa * w_r^2 + floor``."""
     misfit = ((magnitude - np.abs(predicted)) ** 2).mean(axis=1)
     kappa = misfit.sum() / max(float((public_weight**2).sum()), 1e-12)
@@ -40,15 +42,22 @@ def folded_log_likelihood(observed: np.ndarray, mean: np.ndarray, variance: np.n
     return np.logaddexp(-((observed - mean) ** 2) / (2 * variance), -((observed + mean) ** 2) / (2 * variance))
 
 
-def relative_sign_evidence(magnitude: np.ndarray, assignment: Assignment, image_magnitude: np.ndarray,
-                           public_part: np.ndarray, variance: np.ndarray) -> np.ndarray:
+def relative_sign_evidence(
+    magnitude: np.ndarray,
+    assignment: Assignment,
+    image_magnitude: np.ndarray,
+    public_part: np.ndarray,
+    variance: np.ndarray,
+) -> np.ndarray:
     """E x D log-likelihood ratio that a row's two images have the same sign at each pixel."""
     first = assignment.coefficients[:, :1] * image_magnitude[assignment.images[:, 0]]
     second = assignment.coefficients[:, 1:2] * image_magnitude[assignment.images[:, 1]]
 
     def likelihood(mixed: np.ndarray) -> np.ndarray:  # either absolute sign of the pair
-        return np.logaddexp(folded_log_likelihood(magnitude, mixed + public_part, variance),
-                            folded_log_likelihood(magnitude, -mixed + public_part, variance))
+        return np.logaddexp(
+            folded_log_likelihood(magnitude, mixed + public_part, variance),
+            folded_log_likelihood(magnitude, -mixed + public_part, variance),
+        )
 
     evidence = likelihood(first + second) - likelihood(first - second)
     return np.clip(evidence, -MAX_ROW_EVIDENCE, MAX_ROW_EVIDENCE)
@@ -105,7 +114,8 @@ def align_pixel_flips(signed_images: np.ndarray, shape: tuple[int, int, int], it
     agreement = (unit[:, pairs[:, 0]] * unit[:, pairs[:, 1]]).sum(axis=0)
     size = signed_images.shape[1]
     coupling = sp.coo_matrix(
-        (np.r_[agreement, agreement], (np.r_[pairs[:, 0], pairs[:, 1]], np.r_[pairs[:, 1], pairs[:, 0]])), shape=(size, size)
+        (np.r_[agreement, agreement], (np.r_[pairs[:, 0], pairs[:, 1]], np.r_[pairs[:, 1], pairs[:, 0]])),
+        shape=(size, size),
     ).tocsr()
     _, vector = scipy.sparse.linalg.eigsh(coupling, k=1, which="LA", v0=np.ones(size))
     flips = np.where(vector[:, 0] < 0, -1.0, 1.0)
@@ -118,8 +128,12 @@ def align_pixel_flips(signed_images: np.ndarray, shape: tuple[int, int, int], it
 
 
 def synchronise_image_signs(
-    magnitude: np.ndarray, assignment: Assignment, images: np.ndarray, public_part: np.ndarray,
-    variance: np.ndarray, prior_sign: np.ndarray,
+    magnitude: np.ndarray,
+    assignment: Assignment,
+    images: np.ndarray,
+    public_part: np.ndarray,
+    variance: np.ndarray,
+    prior_sign: np.ndarray,
 ) -> np.ndarray:
     """Images (n x H x W x C) with magnitudes kept and signs re-estimated by synchronisation."""
     shape = images.shape[1:]
@@ -146,7 +160,7 @@ __all__ = [
     "noise_variance",
     "posterior_mixtures",
     "relative_sign_evidence",
-    "synchronise",
     "sign_graph",
+    "synchronise",
     "synchronise_image_signs",
 ]

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from instahide_bench.attacks.mixup_sign_recovery.components import highpass
 from instahide_bench.attacks.common.demix import Assignment, solve_images
 from instahide_bench.attacks.common.labels import LabelStructure
+from instahide_bench.attacks.mixup_sign_recovery.components import highpass
 from instahide_bench.attacks.mixup_sign_recovery.refine import FitTables, fit_pairs, fit_slots
 
 
@@ -39,16 +39,23 @@ class RefineSettings:
     stop_changed: float = 0.002
 
 
-def solve(mixtures: np.ndarray, assignment: Assignment, num_images: int, public_weight: np.ndarray,
-          row_weight: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+def solve(
+    mixtures: np.ndarray, assignment: Assignment, num_images: int, public_weight: np.ndarray, row_weight: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Least-squares images (n x 32 x 32 x 3) and public mean (32 x 32 x 3 or None)."""
     images, public_mean = solve_images(mixtures, assignment, num_images, public_weight, row_weight)
     shape = mixtures.shape[1:]
     return images.reshape(num_images, *shape), None if public_mean is None else public_mean.reshape(shape)
 
 
-def refit(features: np.ndarray, model: Model, structure: LabelStructure, image_class: np.ndarray,
-          public_weight: np.ndarray, settings: RefineSettings) -> Assignment:
+def refit(
+    features: np.ndarray,
+    model: Model,
+    structure: LabelStructure,
+    image_class: np.ndarray,
+    public_weight: np.ndarray,
+    settings: RefineSettings,
+) -> Assignment:
     """Every row's best class-compatible images under the current model."""
     image_features = highpass(model.images, settings.feature_sigma)
     public_feature = None if model.public_mean is None else highpass(model.public_mean[None], settings.feature_sigma)[0]
@@ -63,8 +70,9 @@ def changed_rows(old: Assignment, new: Assignment) -> float:
     return float((np.sort(old.images, axis=1) != np.sort(new.images, axis=1)).any(axis=1).mean())
 
 
-def start_model(mixtures: np.ndarray, assignment: Assignment, num_images: int, public_weight: np.ndarray,
-                row_weight: np.ndarray) -> Model:
+def start_model(
+    mixtures: np.ndarray, assignment: Assignment, num_images: int, public_weight: np.ndarray, row_weight: np.ndarray
+) -> Model:
     """The least-squares model of a first assignment."""
     return Model(assignment, *solve(mixtures, assignment, num_images, public_weight, row_weight))
 

@@ -22,24 +22,22 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
 
 import numpy as np
 
+from instahide_bench.attacks.common.demix import predict_mixtures, public_noise_weights
+from instahide_bench.attacks.common.labels import LabelStructure, estimate_class_sizes, parse_labels
+from instahide_bench.attacks.common.sign_sync import noise_variance, posterior_mixtures, synchronise_image_signs
+from instahide_bench.attacks.common.signs import SignRecovery, prior_signs, recover_signs
+from instahide_bench.attacks.mixup_sign_recovery.alternate import Model, RefineSettings, alternate, start_model
+from instahide_bench.attacks.mixup_sign_recovery.components import highpass, sparse_components
+from instahide_bench.attacks.mixup_sign_recovery.grouping import component_classes, initial_assignment
+from instahide_bench.attacks.mixup_sign_recovery.reseed import reseed, slot_counts, weakest_per_class
+from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult
 from instahide_bench.core.challenge import PublicChallenge
 from instahide_bench.core.config import param
 from instahide_bench.core.errors import ConfigError
 from instahide_bench.core.instahide.release2020 import RELEASE_2020
-from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult
-from instahide_bench.attacks.mixup_sign_recovery.alternate import Model, RefineSettings, alternate, start_model
-from instahide_bench.attacks.mixup_sign_recovery.components import highpass, sparse_components
-from instahide_bench.attacks.common.demix import predict_mixtures, public_noise_weights
-from instahide_bench.attacks.mixup_sign_recovery.grouping import component_classes, initial_assignment
-from instahide_bench.attacks.common.labels import LabelStructure, estimate_class_sizes, parse_labels
-from instahide_bench.attacks.mixup_sign_recovery.reseed import reseed, slot_counts, weakest_per_class
-from instahide_bench.attacks.common.sign_sync import noise_variance, posterior_mixtures, synchronise_image_signs
-from instahide_bench.attacks.common.signs import SignRecovery, prior_signs, recover_signs
-
 
 
 @dataclass(frozen=True)
@@ -47,12 +45,24 @@ class MixupSignRecoveryConfig:
     """Parameters of ``mixup-sign-recovery`` (challenge facts come from challenge.json when unset)."""
 
     num_private: int | None = param(None, "private images n; None reads challenge.json (100 for an original release)")
-    feature_sigma: float = param(0.7, "high-pass sigma (pixels) of the features rows are grouped on when public images add noise; 0 = raw")
-    support_factor: float = param(1.5, "support of a component, in multiples of the average rows per image (sharpening step)")
+    feature_sigma: float = param(
+        0.7, "high-pass sigma (pixels) of the features rows are grouped on when public images add noise; 0 = raw"
+    )
+    support_factor: float = param(
+        1.5, "support of a component, in multiples of the average rows per image (sharpening step)"
+    )
     refine_rounds: int = param(8, "most rounds of least squares + re-assignment")
-    reseed_rounds: int = param(4, "most times images starved of rows (duplicates) are restarted by splitting their class's busiest image")
-    reseed_share: float = param(0.6, "an image filling fewer than this share of the average slots per image is re-started")
-    sign_rounds: int = param(0, "signed ranges with a mask: rounds of image-sign synchronisation and soft re-signing (pays off only with an accurate grouping, see the docs)")
+    reseed_rounds: int = param(
+        4, "most times images starved of rows (duplicates) are restarted by splitting their class's busiest image"
+    )
+    reseed_share: float = param(
+        0.6, "an image filling fewer than this share of the average slots per image is re-started"
+    )
+    sign_rounds: int = param(
+        0,
+        "signed ranges with a mask: rounds of image-sign synchronisation and soft re-signing "
+        "(pays off only with an accurate grouping, see the docs)",
+    )
     slot_sweeps: int = param(2, "coordinate-descent sweeps per round for rows with more than two private slots")
 
     def validate(self) -> None:
@@ -116,25 +126,44 @@ def recover(challenge: PublicChallenge, config: MixupSignRecoveryConfig, context
     row_weight = public_noise_weights(public_weight)
     rows_per_image = structure.num_rows * facts.private_slots / facts.num_private
     settings = RefineSettings(sigma, facts.upper, config.refine_rounds, config.slot_sweeps)
-    context.logger.info("signs: %s; %d rows, n=%d, %d private slots", signs.method, structure.num_rows,
-                        facts.num_private, facts.private_slots)
+    context.logger.info(
+        "signs: %s; %d rows, n=%d, %d private slots",
+        signs.method,
+        structure.num_rows,
+        facts.num_private,
+        facts.private_slots,
+    )
 
     features = highpass(signs.mixtures, sigma)
-    codes = sparse_components(features, facts.num_private, structure.private_weight,
-                              round(config.support_factor * rows_per_image), context.seed)
+    codes = sparse_components(
+        features,
+        facts.num_private,
+        structure.private_weight,
+        round(config.support_factor * rows_per_image),
+        context.seed,
+    )
     class_sizes = estimate_class_sizes(structure, facts.num_private)
     image_class = component_classes(codes, structure, class_sizes)
-    model = start_model(signs.mixtures, initial_assignment(codes, structure, image_class), facts.num_private,
-                        public_weight, row_weight)
+    model = start_model(
+        signs.mixtures, initial_assignment(codes, structure, image_class), facts.num_private, public_weight, row_weight
+    )
     timings = {"grouping": time.perf_counter() - clock}
 
-    refine = partial(alternate, structure=structure, image_class=image_class, public_weight=public_weight,
-                     row_weight=row_weight)
-    model = refine(signs.mixtures, features, model=model, settings=settings,
-                   progress=lambda rounds: context.progress(rounds, desc="refine", unit="round"))
+    refine = partial(
+        alternate, structure=structure, image_class=image_class, public_weight=public_weight, row_weight=row_weight
+    )
+    model = refine(
+        signs.mixtures,
+        features,
+        model=model,
+        settings=settings,
+        progress=lambda rounds: context.progress(rounds, desc="refine", unit="round"),
+    )
     reseeded = 0
     for _ in range(config.reseed_rounds):
-        weak = weakest_per_class(slot_counts(model, facts.num_private), image_class, rows_per_image, config.reseed_share)
+        weak = weakest_per_class(
+            slot_counts(model, facts.num_private), image_class, rows_per_image, config.reseed_share
+        )
         if not weak:
             break
         reseeded += len(weak)
@@ -160,8 +189,14 @@ def resign(challenge: PublicChallenge, model: Model, public_weight: np.ndarray) 
     predicted = predict_mixtures(model.assignment, model.images, model.public_mean, public_weight)
     variance = noise_variance(magnitude, predicted, public_weight)
     public_mean = np.zeros(magnitude.shape[1]) if model.public_mean is None else model.public_mean.reshape(-1)
-    images = synchronise_image_signs(magnitude, model.assignment, model.images, np.outer(public_weight, public_mean),
-                                     variance, prior_signs(challenge.pixels))
+    images = synchronise_image_signs(
+        magnitude,
+        model.assignment,
+        model.images,
+        np.outer(public_weight, public_mean),
+        variance,
+        prior_signs(challenge.pixels),
+    )
     flipped = np.where((images * model.images).reshape(images.shape[0], -1).sum(axis=0) < 0, -1.0, 1.0)
     public_mean = public_mean * flipped  # the public mean shares each pixel's global flip
     model = Model(model.assignment, images, public_mean.reshape(images.shape[1:]), list(model.changed))
@@ -179,14 +214,19 @@ class MixupSignRecoveryAttack(Attack):
     Config = MixupSignRecoveryConfig
     config: MixupSignRecoveryConfig
     complexity = "O(E·D·n) subspace + least squares, O(E·n²/C²) pair fits per round, O(D·n²) sign synchronisation"
-    summary = "SPEC §6 Mixup attack: |e| or synchronised signs, l4 sparse components + labels for grouping, least squares"
+    summary = (
+        "SPEC §6 Mixup attack: |e| or synchronised signs, l4 sparse components + labels for grouping, least squares"
+    )
 
     def run(self, challenge: PublicChallenge, context: AttackContext) -> AttackResult:
         found = recover(challenge, self.config, context)
         recovered = challenge.pixels.clip(found.model.images.astype(np.float32))
         chosen, partner = select_outputs(found.model, found.structure)
-        context.logger.info("rows changed per refinement round: %s; %.1f s",
-                            [round(c, 4) for c in found.model.changed], found.timings["total"])
+        context.logger.info(
+            "rows changed per refinement round: %s; %.1f s",
+            [round(c, 4) for c in found.model.changed],
+            found.timings["total"],
+        )
         info = {
             "sign_method": found.signs.method,
             "class_sizes": found.class_sizes.tolist(),
@@ -211,5 +251,12 @@ def select_outputs(model: Model, structure: LabelStructure) -> tuple[np.ndarray,
     return assignment.images[rows, order[:, 0]], assignment.images[rows, order[:, 1]]
 
 
-__all__ = ["ChallengeFacts", "MixupSignRecoveryAttack", "MixupSignRecoveryConfig", "Recovery", "recover", "resign",
-           "select_outputs"]
+__all__ = [
+    "ChallengeFacts",
+    "MixupSignRecoveryAttack",
+    "MixupSignRecoveryConfig",
+    "Recovery",
+    "recover",
+    "resign",
+    "select_outputs",
+]

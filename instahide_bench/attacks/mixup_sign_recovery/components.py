@@ -52,10 +52,12 @@ def orthonormalize(matrix: np.ndarray) -> np.ndarray:
     return matrix
 
 
-def leading_subspace(features: np.ndarray, rank: int, rng: np.random.Generator, power_iterations: int = 4) -> np.ndarray:
+def leading_subspace(
+    features: np.ndarray, rank: int, rng: np.random.Generator, power_iterations: int = 4
+) -> np.ndarray:
     """Orthonormal E x rank basis of the dominant left singular subspace (randomised SVD)."""
     features = np.asarray(features, dtype=np.float64)
-    probe = rng.standard_normal((features.shape[1], min(rank + 20, min(features.shape))))
+    probe = rng.standard_normal((features.shape[1], min(rank + 20, *features.shape)))
     basis = orthonormalize(features @ probe)
     for _ in range(power_iterations):
         basis = orthonormalize(features @ (features.T @ basis))
@@ -70,7 +72,9 @@ def polar_factor(matrix: np.ndarray) -> np.ndarray:
     return left @ right
 
 
-def l4_rotation(basis: np.ndarray, rng: np.random.Generator, max_iterations: int = 100, tolerance: float = 1e-5) -> np.ndarray:
+def l4_rotation(
+    basis: np.ndarray, rng: np.random.Generator, max_iterations: int = 100, tolerance: float = 1e-5
+) -> np.ndarray:
     """Columns ``basis @ W`` with W orthogonal and ``sum((basis @ W)**4)`` maximal, each made positive-skewed."""
     rank = basis.shape[1]
     rotation = polar_factor(rng.standard_normal((rank, rank)))

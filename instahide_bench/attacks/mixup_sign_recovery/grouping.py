@@ -59,7 +59,9 @@ def initial_assignment(codes: np.ndarray, structure: LabelStructure, image_class
     return Assignment(images, split_class_weights(codes, structure, image_class, images))
 
 
-def split_class_weights(codes: np.ndarray, structure: LabelStructure, image_class: np.ndarray, images: np.ndarray) -> np.ndarray:
+def split_class_weights(
+    codes: np.ndarray, structure: LabelStructure, image_class: np.ndarray, images: np.ndarray
+) -> np.ndarray:
     """Coefficients for ``images`` (E x m): each class's label weight, split over its slots by code."""
     rows = np.arange(structure.num_rows)[:, None]
     strength = np.maximum(codes[rows, images], 1e-6)

@@ -35,7 +35,11 @@ class FitTables:
 
     @classmethod
     def build(
-        cls, features: np.ndarray, image_features: np.ndarray, public_feature: np.ndarray | None, public_weight: np.ndarray
+        cls,
+        features: np.ndarray,
+        image_features: np.ndarray,
+        public_feature: np.ndarray | None,
+        public_weight: np.ndarray,
     ) -> FitTables:
         features = np.asarray(features, dtype=np.float64)
         images = np.asarray(image_features, dtype=np.float64)
@@ -87,8 +91,9 @@ def pair_groups(tables: FitTables, structure: LabelStructure, image_class: np.nd
     return groups
 
 
-def fit_pairs(tables: FitTables, structure: LabelStructure, image_class: np.ndarray, upper: float,
-              current: Assignment) -> Assignment:
+def fit_pairs(
+    tables: FitTables, structure: LabelStructure, image_class: np.ndarray, upper: float, current: Assignment
+) -> Assignment:
     """Best (a, b) per two-slot row among images of the row's classes; ``upper`` caps a coefficient.
 
     Rows whose label names a class with no image keep ``current``.
@@ -113,7 +118,9 @@ def _two_class_group(
         + 2 * lam_a * lam_b * tables.gram[np.ix_(group_a, group_b)][None]
     )
     first_weight = np.broadcast_to(lam_a, cost.shape)
-    return PairGroup(rows, group_a, group_b, cost, first_weight, structure.weights[rows, 0] + structure.weights[rows, 1])
+    return PairGroup(
+        rows, group_a, group_b, cost, first_weight, structure.weights[rows, 0] + structure.weights[rows, 1]
+    )
 
 
 def _one_class_group(
@@ -151,7 +158,9 @@ def fit_slots(
         for slot in range(images.shape[1]):
             others = np.delete(np.arange(images.shape[1]), slot)
             # <f - sum_{s' != slot} lam x, x_j> for every candidate j
-            fitted = tables.projections - np.einsum("rs,rsj->rj", coefficients[:, others], tables.gram[images[:, others]])
+            fitted = tables.projections - np.einsum(
+                "rs,rsj->rj", coefficients[:, others], tables.gram[images[:, others]]
+            )
             lam = coefficients[:, slot : slot + 1]
             cost = lam * (lam * norms[None, :] - 2 * fitted)
             cost = np.where(image_class[None, :] == slot_class[:, slot : slot + 1], cost, np.inf)
@@ -175,7 +184,7 @@ def resplit_collided(
         rhs = np.concatenate([2 * tables.projections[row, chosen], structure.weights[row, : classes.size]])
         solution = np.linalg.lstsq(system, rhs, rcond=None)[0][:size]
         solution = np.maximum(solution, 0.0)
-        for index, cls in enumerate(classes):  # put each class back on its label weight
+        for index in range(classes.size):  # put each class back on its label weight
             in_class = constraint[index] > 0
             total = solution[in_class].sum()
             weight = structure.weights[row, index]

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from instahide_bench.attacks.mixup_sign_recovery.alternate import Model
-from instahide_bench.attacks.mixup_sign_recovery.components import highpass, l4_rotation, leading_subspace
 from instahide_bench.attacks.common.demix import predict_mixtures
 from instahide_bench.attacks.common.labels import LabelStructure
+from instahide_bench.attacks.mixup_sign_recovery.alternate import Model
+from instahide_bench.attacks.mixup_sign_recovery.components import highpass, l4_rotation, leading_subspace
 
 
 def slot_counts(model: Model, num_images: int) -> np.ndarray:
@@ -35,8 +35,14 @@ def weakest_per_class(counts: np.ndarray, image_class: np.ndarray, expected: flo
     return weak
 
 
-def class_parts(mixtures: np.ndarray, model: Model, structure: LabelStructure, image_class: np.ndarray,
-                public_weight: np.ndarray, cls: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def class_parts(
+    mixtures: np.ndarray,
+    model: Model,
+    structure: LabelStructure,
+    image_class: np.ndarray,
+    public_weight: np.ndarray,
+    cls: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For rows naming ``cls`` once: (rows, their class part (rows x D), the label weight of ``cls``).
 
     The class part is what the row holds of its ``cls`` image, ``weight * x + noise``: the
@@ -70,8 +76,15 @@ def weighted_image(parts: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return (weight[:, None] * parts).sum(axis=0) / max(float((weight**2).sum()), 1e-12)
 
 
-def reseed(mixtures: np.ndarray, model: Model, structure: LabelStructure, image_class: np.ndarray,
-           public_weight: np.ndarray, weak: list[int], feature_sigma: float) -> Model:
+def reseed(
+    mixtures: np.ndarray,
+    model: Model,
+    structure: LabelStructure,
+    image_class: np.ndarray,
+    public_weight: np.ndarray,
+    weak: list[int],
+    feature_sigma: float,
+) -> Model:
     """A copy of ``model`` where each ``weak`` image takes half of its class's busiest image."""
     images = model.images.copy()
     shape = images.shape[1:]

@@ -23,17 +23,23 @@ from typing import Any, Literal
 
 import numpy as np
 
+from instahide_bench.attacks.common.rescale import abs_rescaled
+from instahide_bench.attacks.prng_seed_search.ranges import FULL_RANGE_TEXT, parse_seed_range
+from instahide_bench.attacks.prng_seed_search.replay import mismatched_label_rows, replay_seed, version_warnings
+from instahide_bench.attacks.prng_seed_search.search import (
+    DEFAULT_GPU_BLOCK,
+    DEFAULT_SHARD_SIZE,
+    SearchResult,
+    SearchSettings,
+    search_seeds,
+)
+from instahide_bench.attacks.prng_seed_search.solve import DEFAULT_RIDGE, solve_private_images
+from instahide_bench.attacks.prng_seed_search.target import SeedTarget
+from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult
 from instahide_bench.core.challenge import PublicChallenge
 from instahide_bench.core.config import param
 from instahide_bench.core.errors import ConfigError
 from instahide_bench.core.io import read_json, write_json_atomic
-from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult
-from instahide_bench.attacks.common.rescale import abs_rescaled
-from instahide_bench.attacks.prng_seed_search.ranges import FULL_RANGE_TEXT, parse_seed_range
-from instahide_bench.attacks.prng_seed_search.replay import mismatched_label_rows, replay_seed, version_warnings
-from instahide_bench.attacks.prng_seed_search.search import DEFAULT_GPU_BLOCK, DEFAULT_SHARD_SIZE, SearchResult, SearchSettings, search_seeds
-from instahide_bench.attacks.prng_seed_search.solve import DEFAULT_RIDGE, solve_private_images
-from instahide_bench.attacks.prng_seed_search.target import SeedTarget
 
 #: With every image an unknown the model is exact (residual ~1e-8); a relative residual above
 #: this means the replayed masks do not fit the encryptions (e.g. torch drew other streams).
@@ -45,12 +51,16 @@ class PrngSeedSearchConfig:
     """Parameters of ``prng-seed-search``."""
 
     seed_range: str = param(FULL_RANGE_TEXT, "seeds to search, A:B (half-open; either side may be empty)")
-    engine: Literal["dask", "local"] = param("dask", "dask: shards as Dask tasks; local: this process's threads (a CUDA device uses the GPU under either)")
+    engine: Literal["dask", "local"] = param(
+        "dask", "dask: shards as Dask tasks; local: this process's threads (a CUDA device uses the GPU under either)"
+    )
     scheduler: str | None = param(None, "Dask scheduler address tcp://HOST:PORT; None starts a LocalCluster")
     workers: int | None = param(None, "LocalCluster worker processes / local threads; None = all CPU cores")
     shard_size: int = param(DEFAULT_SHARD_SIZE, "seeds per shard (one Dask task or one local step)")
     gpu_block: int = param(DEFAULT_GPU_BLOCK, "seeds per torch batch on a GPU")
-    check_rows: int = param(2, "accepted first-draw label rows the fast check compares (2: ~1e-19 false candidates per seed)")
+    check_rows: int = param(
+        2, "accepted first-draw label rows the fast check compares (2: ~1e-19 false candidates per seed)"
+    )
     ridge: float = param(DEFAULT_RIDGE, "least-squares ridge, relative to the normal matrix's mean diagonal")
 
     def validate(self) -> None:
@@ -61,8 +71,15 @@ class PrngSeedSearchConfig:
             raise ConfigError(f"ridge must be non-negative, got {self.ridge}")
 
     def search_settings(self, device: str = "cpu") -> SearchSettings:
-        return SearchSettings(parse_seed_range(self.seed_range), self.engine, self.scheduler, self.workers,
-                              self.shard_size, device, self.gpu_block)
+        return SearchSettings(
+            parse_seed_range(self.seed_range),
+            self.engine,
+            self.scheduler,
+            self.workers,
+            self.shard_size,
+            device,
+            self.gpu_block,
+        )
 
 
 @ATTACKS.register("prng-seed-search")
@@ -73,8 +90,9 @@ class PrngSeedSearchAttack(Attack):
     version = "1.0"
     Config = PrngSeedSearchConfig
     config: PrngSeedSearchConfig
-    complexity = ("O(S) seed checks (S <= 2^32) + O(E·k) replay + O(N^3 + n·E·3072) least squares, "
-                  "N = n + repeated publics")
+    complexity = (
+        "O(S) seed checks (S <= 2^32) + O(E·k) replay + O(N^3 + n·E·3072) least squares, N = n + repeated publics"
+    )
     summary = "SPEC §6 PRNG attack: find the 32-bit seed from label.npy, replay masks and mixing, solve least squares"
 
     def run(self, challenge: PublicChallenge, context: AttackContext) -> AttackResult:
@@ -86,8 +104,11 @@ class PrngSeedSearchAttack(Attack):
         for note in notes:
             context.logger.warning("%s", note)
         search = self._search(challenge, target, context)
-        info: dict[str, Any] = {**search.to_json(), "version_warnings": notes,
-                                "false_positive_rate": target.false_positive_rate()}
+        info: dict[str, Any] = {
+            **search.to_json(),
+            "version_warnings": notes,
+            "false_positive_rate": target.false_positive_rate(),
+        }
         rng_kind = challenge.meta.params.get("rng")
         if not search.found:
             claimed = f" (challenge.json says rng={rng_kind})" if rng_kind not in (None, "legacy-seeded") else ""
@@ -95,23 +116,36 @@ class PrngSeedSearchAttack(Attack):
 
         return self._decrypt(challenge, target, search.seed, info, context)
 
-    def _decrypt(self, challenge: PublicChallenge, target: SeedTarget, seed: int, info: dict[str, Any],
-                 context: AttackContext) -> AttackResult:
+    def _decrypt(
+        self, challenge: PublicChallenge, target: SeedTarget, seed: int, info: dict[str, Any], context: AttackContext
+    ) -> AttackResult:
         """Replay the confirmed seed, check the replay against label.npy, solve for the images."""
         replay = replay_seed(seed, target.config)
         mismatched = mismatched_label_rows(replay, challenge.labels)
         if mismatched.size:
             info["mismatched_label_rows"] = int(mismatched.size)
-            return self._fallback(challenge, f"seed {seed} was confirmed but the encoder's replay differs from "
-                                  f"label.npy in {mismatched.size} rows (library versions?)", info)
+            return self._fallback(
+                challenge,
+                f"seed {seed} was confirmed but the encoder's replay differs from "
+                f"label.npy in {mismatched.size} rows (library versions?)",
+                info,
+            )
         solution = solve_private_images(challenge.encryption, replay, target.config.n, ridge=self.config.ridge)
-        info.update(solve_seconds=solution.seconds, relative_residual=solution.relative_residual,
-                    unknowns=solution.num_unknowns, repeated_publics=solution.repeated_publics,
-                    single_public_uses=solution.single_public_uses)
+        info.update(
+            solve_seconds=solution.seconds,
+            relative_residual=solution.relative_residual,
+            unknowns=solution.num_unknowns,
+            repeated_publics=solution.repeated_publics,
+            single_public_uses=solution.single_public_uses,
+        )
         if solution.single_public_uses == 0 and solution.relative_residual > RESIDUAL_LIMIT:
-            return self._fallback(challenge, f"seed {seed} was confirmed but the replayed masks do not fit the "
-                                  f"encryptions (relative residual {solution.relative_residual:.2g}; library "
-                                  "versions?)", info)
+            return self._fallback(
+                challenge,
+                f"seed {seed} was confirmed but the replayed masks do not fit the "
+                f"encryptions (relative residual {solution.relative_residual:.2g}; library "
+                "versions?)",
+                info,
+            )
         message = f"seed {seed} found in {info['search_seconds']:.1f} s; images solved in {solution.seconds:.1f} s"
         if info["version_warnings"]:
             message += f"; {len(info['version_warnings'])} version warning(s)"
@@ -124,8 +158,10 @@ class PrngSeedSearchAttack(Attack):
         settings = self.config.search_settings(str(context.device))
         cache = context.cache_dir("seed-search")
         cache_file = None if cache is None else cache / "search.json"
-        fingerprint = {"labels": hashlib.sha256(challenge.labels.tobytes()).hexdigest(),
-                       "seed_range": self.config.seed_range}
+        fingerprint = {
+            "labels": hashlib.sha256(challenge.labels.tobytes()).hexdigest(),
+            "seed_range": self.config.seed_range,
+        }
         if context.resume and cache_file is not None and cache_file.exists():
             cached = read_json(cache_file)
             if cached.get("fingerprint") == fingerprint:
@@ -140,8 +176,9 @@ class PrngSeedSearchAttack(Attack):
 
     @staticmethod
     def _fallback(challenge: PublicChallenge, message: str, info: dict[str, Any]) -> AttackResult:
-        return AttackResult(abs_rescaled(challenge.encryption, challenge.pixels), succeeded=False, message=message,
-                            info=info)
+        return AttackResult(
+            abs_rescaled(challenge.encryption, challenge.pixels), succeeded=False, message=message, info=info
+        )
 
 
 __all__ = ["PrngSeedSearchAttack", "PrngSeedSearchConfig"]

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from instahide_bench.core.errors import InstaHideBenchError
 from instahide_bench.attacks.prng_seed_search.kernel import Evidence, search_block, search_block_torch
 from instahide_bench.attacks.prng_seed_search.ranges import SeedRange
+from instahide_bench.core.errors import InstaHideBenchError
+from instahide_bench.core.logs import quiet_logger
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -47,8 +48,9 @@ def cpu_shards(shards: Iterable[SeedRange], evidence: Evidence, threads: int) ->
         yield ShardResult(shard, search_block(shard.start, shard.stop, evidence, threads=threads))
 
 
-def torch_shards(shards: Iterable[SeedRange], evidence: Evidence, device: str,
-                 block_size: int) -> Iterator[ShardResult]:
+def torch_shards(
+    shards: Iterable[SeedRange], evidence: Evidence, device: str, block_size: int
+) -> Iterator[ShardResult]:
     """The torch kernel on ``device`` (a GPU), shards in order."""
     for shard in shards:
         yield ShardResult(shard, search_block_torch(shard.start, shard.stop, evidence, device, block_size=block_size))
@@ -123,8 +125,10 @@ def remote_client(scheduler: str) -> Iterator[Client]:
         try:
             client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_SECONDS)
         except TimeoutError:
-            raise InstaHideBenchError(f"the Dask scheduler {scheduler} has no workers (waited {CONNECT_TIMEOUT_SECONDS}"
-                                      f" s); start some with `dask worker {scheduler}`") from None
+            raise InstaHideBenchError(
+                f"the Dask scheduler {scheduler} has no workers (waited {CONNECT_TIMEOUT_SECONDS}"
+                f" s); start some with `dask worker {scheduler}`"
+            ) from None
         logger.info("connected to Dask scheduler %s (%d worker threads)", scheduler, sum(client.nthreads().values()))
         yield client
 
@@ -142,28 +146,30 @@ def local_cluster_client(workers: int) -> Iterator[Client]:
 
     started = time.perf_counter()
     worker_logs = logging.DEBUG if logger.isEnabledFor(logging.DEBUG) else logging.ERROR
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      scheduler_kwargs={"dashboard_address": ":0"}, silence_logs=worker_logs) as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": ":0"},
+            silence_logs=worker_logs,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         client.wait_for_workers(workers)
         logger.info("started a Dask LocalCluster of %d workers in %.1f s", workers, time.perf_counter() - started)
         yield client
 
 
-@contextmanager
-def quiet_logger(name: str, level: int) -> Iterator[None]:
-    """Raise a chatty library's log level for a while, unless this package logs at debug level."""
-    chatty = logging.getLogger(name)
-    previous = chatty.level
-    if logger.isEnabledFor(logging.DEBUG):
-        yield
-        return
-    chatty.setLevel(max(level, previous))
-    try:
-        yield
-    finally:
-        chatty.setLevel(previous)
-
-
-__all__ = ["ShardResult", "check_shard", "cpu_shards", "dask_client", "dask_shards", "local_cluster_client", "remote_client",
-           "torch_shards", "warm_up_workers"]
+__all__ = [
+    "ShardResult",
+    "check_shard",
+    "cpu_shards",
+    "dask_client",
+    "dask_shards",
+    "local_cluster_client",
+    "remote_client",
+    "torch_shards",
+    "warm_up_workers",
+]

@@ -345,16 +345,28 @@ class Evidence:
             values[row, : nonzero.size] = nonzero
         low, high = _ulp_interval(values, tolerance_ulps)
         low[counts == 1, 1] = high[counts == 1, 1] = 0.0
-        return cls(n, k, float(upper), None if dom is None else float(dom), values, counts, low, high,
-                   int(check_rows), int(tolerance_ulps))
+        return cls(
+            n,
+            k,
+            float(upper),
+            None if dom is None else float(dom),
+            values,
+            counts,
+            low,
+            high,
+            int(check_rows),
+            int(tolerance_ulps),
+        )
 
     def row_matches(self, row: int, lam0: float, lam1: float) -> bool:
         """Whether an accepted row's float64 ``lam0, lam1`` fit label row ``row`` (the kernels' test)."""
         f0, f1 = np.float32(lam0), np.float32(lam1)
         low, high = self.low[row], self.high[row]
         if self.counts[row] == 2:
-            return bool((low[0] <= f0 <= high[0] and low[1] <= f1 <= high[1])
-                        or (low[1] <= f0 <= high[1] and low[0] <= f1 <= high[0]))
+            return bool(
+                (low[0] <= f0 <= high[0] and low[1] <= f1 <= high[1])
+                or (low[1] <= f0 <= high[1] and low[0] <= f1 <= high[0])
+            )
         sums = (np.float32(f0 + f1), np.float32(float(lam0) + float(lam1)))
         return any(low[0] <= value <= high[0] for value in sums)
 
@@ -370,8 +382,18 @@ class Evidence:
         gap = np.nextafter(self.high, np.float32(np.inf)).astype(np.float64) - self.high.astype(np.float64)
         dlow = self.low.astype(np.float64) - 2 * gap
         dhigh = self.high.astype(np.float64) + 2 * gap
-        return (self.counts, self.low, self.high, int(self.k), int(self.n), float(self.upper), float(dom),
-                int(self.check_rows), dlow, dhigh)
+        return (
+            self.counts,
+            self.low,
+            self.high,
+            int(self.k),
+            int(self.n),
+            float(self.upper),
+            float(dom),
+            int(self.check_rows),
+            dlow,
+            dhigh,
+        )
 
     def false_positive_rate(self, samples: int = 4096, rng_seed: int = 0) -> float:
         """Analytic estimate of the probability that a wrong seed passes the fast check.
@@ -413,10 +435,14 @@ class Evidence:
         nodes, weights = np.polynomial.legendre.leggauss(48)
         total = centre[0]
         first = (nodes + 1) / 2 * total
-        density = sum(
-            w * _accepted_pair_density(x, total - x, unseen, self.k, self.upper, self.dom)
-            for x, w in zip(first, weights)
-        ) * total / 2
+        density = (
+            sum(
+                w * _accepted_pair_density(x, total - x, unseen, self.k, self.upper, self.dom)
+                for x, w in zip(first, weights)
+            )
+            * total
+            / 2
+        )
         return float(density * width[0])
 
 
@@ -629,12 +655,26 @@ def _workspace(lanes: int, words: int, k: int) -> tuple:
     xs = np.empty((2 * attempts, lanes), dtype=np.float64)
     next_valid = np.empty((attempts + 1, lanes), dtype=np.int32)
     scale = np.empty((attempts, lanes), dtype=np.float64)
-    fill = (np.zeros(lanes, dtype=np.uint32), np.empty(lanes, dtype=np.uint32),
-            np.empty((words + 1, lanes), dtype=np.uint32), np.empty(lanes, dtype=np.uint32), xs, next_valid,
-            scale)
-    walk = (xs, next_valid, scale, np.empty((k, lanes), dtype=np.float64), np.empty(lanes, dtype=np.float64),
-            np.empty(lanes, dtype=np.int64), np.empty(lanes, dtype=np.int64), np.empty(lanes, dtype=np.int64),
-            np.empty(lanes, dtype=np.int64))
+    fill = (
+        np.zeros(lanes, dtype=np.uint32),
+        np.empty(lanes, dtype=np.uint32),
+        np.empty((words + 1, lanes), dtype=np.uint32),
+        np.empty(lanes, dtype=np.uint32),
+        xs,
+        next_valid,
+        scale,
+    )
+    walk = (
+        xs,
+        next_valid,
+        scale,
+        np.empty((k, lanes), dtype=np.float64),
+        np.empty(lanes, dtype=np.float64),
+        np.empty(lanes, dtype=np.int64),
+        np.empty(lanes, dtype=np.int64),
+        np.empty(lanes, dtype=np.int64),
+        np.empty(lanes, dtype=np.int64),
+    )
     return fill, walk
 
 
@@ -753,8 +793,9 @@ def _in_range(value: float, low: float, high: float) -> bool:
 
 
 @_jit(inline="always")
-def _next_pair(xs: np.ndarray, next_valid: np.ndarray, scale: np.ndarray, position: np.ndarray, lane: int,
-               approximate: bool) -> tuple[float, float]:
+def _next_pair(
+    xs: np.ndarray, next_valid: np.ndarray, scale: np.ndarray, position: np.ndarray, lane: int, approximate: bool
+) -> tuple[float, float]:
     """The lane's next polar pair ``(f*x2, f*x1)``; garbage once the lane overflows the buffer."""
     attempts = next_valid.shape[0] - 1
     t = next_valid[min(position[lane], attempts), lane]
@@ -842,10 +883,11 @@ def _walk(walk: tuple, live: int, evidence: tuple, approximate: bool) -> None:
             unsure = (not accepted) & (top <= upper + margin) & (pair >= dom - margin)
             if approximate:
                 if two:
-                    match = (_in_range(lam0, dlow[last, 0], dhigh[last, 0])
-                             & _in_range(lam1, dlow[last, 1], dhigh[last, 1])) | (
-                        _in_range(lam0, dlow[last, 1], dhigh[last, 1])
-                        & _in_range(lam1, dlow[last, 0], dhigh[last, 0]))
+                    match = (
+                        _in_range(lam0, dlow[last, 0], dhigh[last, 0]) & _in_range(lam1, dlow[last, 1], dhigh[last, 1])
+                    ) | (
+                        _in_range(lam0, dlow[last, 1], dhigh[last, 1]) & _in_range(lam1, dlow[last, 0], dhigh[last, 0])
+                    )
                 else:
                     match = _in_range(pair, dlow[last, 0], dhigh[last, 0])
             else:
@@ -853,10 +895,12 @@ def _walk(walk: tuple, live: int, evidence: tuple, approximate: bool) -> None:
                 f1 = np.float32(lam1)
                 if two:
                     match = (_in_box(f0, low[last, 0], high[last, 0]) & _in_box(f1, low[last, 1], high[last, 1])) | (
-                        _in_box(f0, low[last, 1], high[last, 1]) & _in_box(f1, low[last, 0], high[last, 0]))
+                        _in_box(f0, low[last, 1], high[last, 1]) & _in_box(f1, low[last, 0], high[last, 0])
+                    )
                 else:
                     match = _in_box(np.float32(f0 + f1), low[last, 0], high[last, 0]) | _in_box(
-                        np.float32(pair), low[last, 0], high[last, 0])
+                        np.float32(pair), low[last, 0], high[last, 0]
+                    )
             match = match | (not checked)
             # Statuses and the compaction are arithmetic: data-dependent branches here would be
             # mispredicted about half the time.
@@ -952,8 +996,16 @@ def _record(seed: int, found: np.ndarray, found_count: np.ndarray) -> None:
 
 
 @_jit(inline="always")
-def _run_batch(space: tuple, active: int, evidence: tuple, tier: int, waiting: np.ndarray, pending: np.ndarray,
-               found: np.ndarray, found_count: np.ndarray) -> None:
+def _run_batch(
+    space: tuple,
+    active: int,
+    evidence: tuple,
+    tier: int,
+    waiting: np.ndarray,
+    pending: np.ndarray,
+    found: np.ndarray,
+    found_count: np.ndarray,
+) -> None:
     """Check the seeds already in ``space``'s seed array; queue overflowing lanes one tier deeper."""
     fill, walk = space
     seeds, status = fill[0], walk[8]
@@ -974,8 +1026,9 @@ def _run_batch(space: tuple, active: int, evidence: tuple, tier: int, waiting: n
 
 
 @_jit(nogil=True)
-def _search_span(first: int, stop: int, lanes: int, tiers: np.ndarray, capacity: int,
-                 evidence: tuple) -> tuple[np.ndarray, int]:
+def _search_span(
+    first: int, stop: int, lanes: int, tiers: np.ndarray, capacity: int, evidence: tuple
+) -> tuple[np.ndarray, int]:
     """Seeds ``first .. stop-1``: up to ``capacity`` passing seeds and how many passed.
 
     Every block of ``lanes`` seeds runs with the first tier's buffer; lanes that overflow wait
@@ -1033,8 +1086,14 @@ def search_block(
     """
     _check_range(start, stop)
     levels = np.asarray(tiers, dtype=np.int64)
-    if levels.ndim != 1 or levels.size < 1 or np.any(levels % 4) or np.any(np.diff(levels) <= 0) \
-            or levels[0] < 4 or levels[-1] > FULL_KEY_WORDS:
+    if (
+        levels.ndim != 1
+        or levels.size < 1
+        or np.any(levels % 4)
+        or np.any(np.diff(levels) <= 0)
+        or levels[0] < 4
+        or levels[-1] > FULL_KEY_WORDS
+    ):
         raise ValueError(f"tiers must increase, be multiples of 4 in [4, {FULL_KEY_WORDS}], got {tiers}")
     if lanes < 1 or chunk < 1:
         raise ValueError("lanes and chunk must be positive")
@@ -1070,6 +1129,7 @@ def _check_range(start: int, stop: int) -> None:
 # --------------------------------------------------------------------------------------------
 # torch: the same check on tensors, for GPUs
 # --------------------------------------------------------------------------------------------
+
 
 def search_block_torch(
     start: int,
@@ -1190,7 +1250,9 @@ def _torch_uniforms(seeds: torch.Tensor, words: int, compile: bool = False) -> t
     return xs
 
 
-def _torch_tier(seeds: torch.Tensor, evidence: Evidence, words: int, compile: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _torch_tier(
+    seeds: torch.Tensor, evidence: Evidence, words: int, compile: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Check ``seeds`` with a ``words`` buffer: returns (seeds that might pass, seeds that overflow)."""
     device = seeds.device
     lanes = seeds.numel()
@@ -1208,7 +1270,7 @@ def _torch_tier(seeds: torch.Tensor, evidence: Evidence, words: int, compile: bo
     del valid
     flat_x, flat_nv, flat_f = xs.reshape(-1), next_valid.reshape(-1), scale.reshape(-1)
 
-    counts, low, high, k, n, upper, dom, check_rows, dlow, dhigh = evidence.kernel_args()
+    counts, _low, _high, k, n, upper, dom, _check_rows, dlow, dhigh = evidence.kernel_args()
     rows = counts.shape[0]
     lane = torch.arange(lanes, device=device)
     position = torch.zeros(lanes, dtype=torch.int64, device=device)
@@ -1243,9 +1305,15 @@ def _torch_tier(seeds: torch.Tensor, evidence: Evidence, words: int, compile: bo
         if row >= rows:
             match = torch.ones_like(accepted)
         elif counts[row] == 2:
-            lo0, hi0, lo1, hi1 = dlow[row, 0] - margin, dhigh[row, 0] + margin, dlow[row, 1] - margin, dhigh[row, 1] + margin
-            match = (((lam0 >= lo0) & (lam0 <= hi0) & (lam1 >= lo1) & (lam1 <= hi1))
-                     | ((lam0 >= lo1) & (lam0 <= hi1) & (lam1 >= lo0) & (lam1 <= hi0)))
+            lo0, hi0, lo1, hi1 = (
+                dlow[row, 0] - margin,
+                dhigh[row, 0] + margin,
+                dlow[row, 1] - margin,
+                dhigh[row, 1] + margin,
+            )
+            match = ((lam0 >= lo0) & (lam0 <= hi0) & (lam1 >= lo1) & (lam1 <= hi1)) | (
+                (lam0 >= lo1) & (lam0 <= hi1) & (lam1 >= lo0) & (lam1 <= hi0)
+            )
         else:
             match = (pair >= dlow[row, 0] - margin) & (pair <= dhigh[row, 0] + margin)
         overflow = position > attempts

@@ -100,13 +100,23 @@ def version_warnings(recorded: dict[str, str]) -> list[str]:
     for library, running in REPLAYED_LIBRARIES.items():
         made_with = recorded.get(library)
         if made_with is None:
-            notes.append(f"challenge.json does not record the {library} version it was made with; "
-                         f"replaying with {library} {running}")
+            notes.append(
+                f"challenge.json does not record the {library} version it was made with; "
+                f"replaying with {library} {running}"
+            )
         elif made_with.split("+")[0] != running:
-            notes.append(f"the challenge was made with {library} {made_with}, this replay runs {library} {running}: "
-                         f"its random streams may differ")
+            notes.append(
+                f"the challenge was made with {library} {made_with}, this replay runs {library} {running}: "
+                f"its random streams may differ"
+            )
     return notes
 
 
-__all__ = ["REPLAYED_LIBRARIES", "Replay", "infer_private_classes", "mismatched_label_rows", "replay_seed",
-           "version_warnings"]
+__all__ = [
+    "REPLAYED_LIBRARIES",
+    "Replay",
+    "infer_private_classes",
+    "mismatched_label_rows",
+    "replay_seed",
+    "version_warnings",
+]

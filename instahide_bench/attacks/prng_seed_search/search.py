@@ -23,11 +23,18 @@ from typing import Any, Literal
 
 import psutil
 
-from instahide_bench.core.errors import ConfigError
-from instahide_bench.core.progress import progress_bar
-from instahide_bench.attacks.prng_seed_search.engines import ShardResult, cpu_shards, dask_client, dask_shards, torch_shards, warm_up_workers
+from instahide_bench.attacks.prng_seed_search.engines import (
+    ShardResult,
+    cpu_shards,
+    dask_client,
+    dask_shards,
+    torch_shards,
+    warm_up_workers,
+)
 from instahide_bench.attacks.prng_seed_search.ranges import SEED_SPACE, SeedRange, parse_seed_range
 from instahide_bench.attacks.prng_seed_search.target import SeedTarget
+from instahide_bench.core.errors import ConfigError
+from instahide_bench.core.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -131,9 +138,16 @@ class SearchResult:
     def from_json(cls, obj: dict[str, Any]) -> SearchResult:
         """Inverse of :meth:`to_json` (for resumed runs)."""
         start, stop = obj["seed_range"]
-        return cls(obj["seed"], SeedRange(int(start), int(stop)), int(obj["seeds_searched"]),
-                   float(obj["search_seconds"]), float(obj["startup_seconds"]), obj.get("cpu_seconds"), str(obj["engine"]),
-                   tuple(int(seed) for seed in obj.get("rejected_candidates", ())))
+        return cls(
+            obj["seed"],
+            SeedRange(int(start), int(stop)),
+            int(obj["seeds_searched"]),
+            float(obj["search_seconds"]),
+            float(obj["startup_seconds"]),
+            obj.get("cpu_seconds"),
+            str(obj["engine"]),
+            tuple(int(seed) for seed in obj.get("rejected_candidates", ())),
+        )
 
 
 class RateLog:
@@ -150,8 +164,14 @@ class RateLog:
         self.last = now
         rate = searched / (now - self.started)
         eta = (self.total - searched) / rate if rate > 0 else float("inf")
-        logger.info("searched %d of %d seeds (%.1f%%), %.2f M seeds/s, ETA %.0f s",
-                    searched, self.total, 100 * searched / self.total, rate / 1e6, eta)
+        logger.info(
+            "searched %d of %d seeds (%.1f%%), %.2f M seeds/s, ETA %.0f s",
+            searched,
+            self.total,
+            100 * searched / self.total,
+            rate / 1e6,
+            eta,
+        )
 
 
 def process_tree_cpu_seconds() -> float:
@@ -185,8 +205,10 @@ def open_engine(settings: SearchSettings, target: SeedTarget) -> Iterator[Engine
     evidence = target.evidence
     if settings.on_gpu:
         if settings.engine == "dask":
-            logger.info("device %s: searching on the GPU rather than a CPU LocalCluster (pass a scheduler to use Dask)",
-                        settings.device)
+            logger.info(
+                "device %s: searching on the GPU rather than a CPU LocalCluster (pass a scheduler to use Dask)",
+                settings.device,
+            )
         device, block = settings.device, settings.gpu_block
         list(torch_shards([SeedRange(0, 1)], evidence, device, block))
         yield Engine(f"torch on {device}", 1, lambda shards: torch_shards(shards, evidence, device, block))
@@ -198,8 +220,11 @@ def open_engine(settings: SearchSettings, target: SeedTarget) -> Iterator[Engine
         with dask_client(settings.scheduler, settings.parallelism) as client:
             warm_up_workers(client, evidence)
             threads = sum(client.nthreads().values())
-            yield Engine(f"dask {settings.scheduler or 'LocalCluster'}, {threads} worker thread(s)", threads,
-                         lambda shards: dask_shards(shards, evidence, client))
+            yield Engine(
+                f"dask {settings.scheduler or 'LocalCluster'}, {threads} worker thread(s)",
+                threads,
+                lambda shards: dask_shards(shards, evidence, client),
+            )
 
 
 def shard_size_for(settings: SearchSettings, threads: int) -> int:
@@ -249,5 +274,14 @@ def _first_confirmed(candidates: Iterable[int], target: SeedTarget, rejected: li
     return None
 
 
-__all__ = ["DEFAULT_GPU_BLOCK", "DEFAULT_SHARD_SIZE", "ENGINES", "Engine", "SearchResult", "SearchSettings",
-           "open_engine", "process_tree_cpu_seconds", "search_seeds"]
+__all__ = [
+    "DEFAULT_GPU_BLOCK",
+    "DEFAULT_SHARD_SIZE",
+    "ENGINES",
+    "Engine",
+    "SearchResult",
+    "SearchSettings",
+    "open_engine",
+    "process_tree_cpu_seconds",
+    "search_seeds",
+]

@@ -96,14 +96,16 @@ def build_model(replay: Replay, num_private: int) -> LinearModel:
         entries.append(single_weight)
         row_ids.append(np.arange(rows))
     width = num_private + public_ids.size + int(has_singles)
-    matrix = scipy.sparse.coo_matrix((np.concatenate(entries), (np.concatenate(row_ids), np.concatenate(columns))),
-                                     shape=(rows, width)).tocsr()  # duplicates (an image twice in a row) add up
+    matrix = scipy.sparse.coo_matrix(
+        (np.concatenate(entries), (np.concatenate(row_ids), np.concatenate(columns))), shape=(rows, width)
+    ).tocsr()  # duplicates (an image twice in a row) add up
     weights = 1.0 / (single_energy + ROUNDING_VARIANCE)
     return LinearModel(matrix, weights / weights.mean(), num_private, public_ids, int(np.count_nonzero(~repeated)))
 
 
-def unmasked_rows(encryption: np.ndarray, replay: Replay, start: int, stop: int,
-                  columns: np.ndarray | None = None) -> np.ndarray:
+def unmasked_rows(
+    encryption: np.ndarray, replay: Replay, start: int, stop: int, columns: np.ndarray | None = None
+) -> np.ndarray:
     """Rows ``start .. stop-1`` of the mixtures ``mask * e``, flattened (optionally to ``columns``), float64.
 
     Exact: the mask only flips signs.
@@ -144,14 +146,32 @@ def solve_private_images(
     residual = relative_residual(encryption, replay, model, factor, weighted)
     seconds = time.perf_counter() - clock
     noise = f", {model.single_uses} single-use public slots as noise" if model.single_uses else ""
-    logger.info("least squares: %d unknowns (%d private, %d repeated public%s), relative residual %.2e, %.1f s",
-                model.num_unknowns, num_private, model.public_ids.size, noise, residual, seconds)
-    return Solution(images.reshape(num_private, *encryption.shape[1:]).astype(np.float32), residual,
-                    model.num_unknowns, int(model.public_ids.size), model.single_uses, seconds)
+    logger.info(
+        "least squares: %d unknowns (%d private, %d repeated public%s), relative residual %.2e, %.1f s",
+        model.num_unknowns,
+        num_private,
+        model.public_ids.size,
+        noise,
+        residual,
+        seconds,
+    )
+    return Solution(
+        images.reshape(num_private, *encryption.shape[1:]).astype(np.float32),
+        residual,
+        model.num_unknowns,
+        int(model.public_ids.size),
+        model.single_uses,
+        seconds,
+    )
 
 
-def relative_residual(encryption: np.ndarray, replay: Replay, model: LinearModel,
-                      factor: tuple[np.ndarray, bool], weighted: scipy.sparse.csr_matrix) -> float:
+def relative_residual(
+    encryption: np.ndarray,
+    replay: Replay,
+    model: LinearModel,
+    factor: tuple[np.ndarray, bool],
+    weighted: scipy.sparse.csr_matrix,
+) -> float:
     """||A X - Y|| / ||Y|| of the full fit on a spread of pixel channels.
 
     Near float32 rounding (~1e-6) when the replay is right and every image is determined; near

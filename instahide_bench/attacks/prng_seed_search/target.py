@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from instahide_bench.attacks.prng_seed_search.kernel import Evidence, confirm_seed
 from instahide_bench.core.challenge import PublicChallenge
 from instahide_bench.core.errors import ConfigError
 from instahide_bench.core.instahide import InstaHideConfig
-from instahide_bench.attacks.prng_seed_search.kernel import Evidence, confirm_seed
 
 
 @dataclass(frozen=True)
@@ -36,13 +36,16 @@ class SeedTarget:
     def from_labels(cls, config: InstaHideConfig, labels: np.ndarray, check_rows: int = 2) -> SeedTarget:
         labels = np.asarray(labels, dtype=np.float32)
         if config.slots_private != 2:
-            raise ConfigError(f"the seed check reads two-private-slot label rows; this challenge mixes "
-                              f"{config.slots_private} private images per row ({config.mode}-dataset)")
+            raise ConfigError(
+                f"the seed check reads two-private-slot label rows; this challenge mixes "
+                f"{config.slots_private} private images per row ({config.mode}-dataset)"
+            )
         if labels.shape[0] % config.n:
             raise ConfigError(f"label.npy has {labels.shape[0]} rows, not a whole number of epochs of n={config.n}")
         try:
-            evidence = Evidence.from_labels(labels, config.n, config.k, config.upper, config.effective_dom,
-                                            check_rows=check_rows)
+            evidence = Evidence.from_labels(
+                labels, config.n, config.k, config.upper, config.effective_dom, check_rows=check_rows
+            )
         except ValueError as exc:
             raise ConfigError(f"label.npy cannot carry the seed check: {exc}") from None
         return cls(config, labels, evidence)

@@ -23,18 +23,35 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("name", help="attack name (see `instahide-bench attacks`)")
     run.add_argument("--challenge", required=True, help="challenge directory")
     run.add_argument("--out", required=True, help="output directory")
-    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                     help="override an attack config field (repeatable)")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override an attack config field (repeatable)",
+    )
     run.add_argument("--score", action="store_true", help="score the decryption against the challenge's key")
     run.add_argument("--record", action="store_true", help="score and record a leaderboard entry")
-    run.add_argument("--leaderboard", default="leaderboard", help="leaderboard root for --record (default ./leaderboard)")
-    run.add_argument("--name", dest="entry_name", default=None, help="leaderboard entry name (default: the attack's name)")
+    run.add_argument(
+        "--leaderboard", default="leaderboard", help="leaderboard root for --record (default ./leaderboard)"
+    )
+    run.add_argument(
+        "--name", dest="entry_name", default=None, help="leaderboard entry name (default: the attack's name)"
+    )
     run.add_argument("--device", default="auto", help="torch device: auto (cuda when present), cpu, cuda, cuda:N")
     run.add_argument("--seed", type=int, default=0, help="the attack's own seed (training, sampling)")
     run.add_argument("--resume", action="store_true", help="reuse the attack's cached stages in OUT/work")
-    run.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="stop the attack after this long")
-    run.add_argument("--memory-limit", type=float, default=None, metavar="MIB",
-                     help="stop the attack when its processes hold more resident memory than this")
+    run.add_argument(
+        "--time-limit", type=float, default=None, metavar="SECONDS", help="stop the attack after this long"
+    )
+    run.add_argument(
+        "--memory-limit",
+        type=float,
+        default=None,
+        metavar="MIB",
+        help="stop the attack when its processes hold more resident memory than this",
+    )
     run.add_argument("--json", action="store_true", help="print the run report as JSON")
     run.set_defaults(func=run_attack_command)
 
@@ -49,8 +66,10 @@ def run_list(args: argparse.Namespace) -> int:
             "version": cls.version,
             "summary": cls.summary,
             "complexity": cls.complexity,
-            "config": [{"name": d.name, "type": d.type, "default": d.default, "help": d.help}
-                       for d in describe_config(cls.Config)],
+            "config": [
+                {"name": d.name, "type": d.type, "default": d.default, "help": d.help}
+                for d in describe_config(cls.Config)
+            ],
         }
     if args.json:
         json.dump(catalogue, sys.stdout, indent=2, default=str)
@@ -94,17 +113,19 @@ def run_attack_command(args: argparse.Namespace) -> int:
         print()
         return 0
     status = "succeeded" if report.succeeded else "did not succeed"
-    print(f"{report.attack} {status} in {report.runtime_seconds:.1f}s "
-          f"(peak memory {report.peak_memory_bytes / 2**20:.0f} MiB, device {report.device})")
+    print(
+        f"{report.attack} {status} in {report.runtime_seconds:.1f}s "
+        f"(peak memory {report.peak_memory_bytes / 2**20:.0f} MiB, device {report.device})"
+    )
     if report.message:
         print(f"  {report.message}")
     print(f"  decryption: {report.out_dir}/decryption.npy")
     if report.scores:
         s = report.scores
-        print(f"  Max_SSIM {s['max_ssim']:.4f}  Mean_SSIM {s['mean_ssim']:.4f}  "
-              f"Min_L2 {s['min_l2']:.4f}  Mean_L2 {s['mean_l2']:.4f}")
+        print(
+            f"  Max_SSIM {s['max_ssim']:.4f}  Mean_SSIM {s['mean_ssim']:.4f}  "
+            f"Min_L2 {s['min_l2']:.4f}  Mean_L2 {s['mean_l2']:.4f}"
+        )
     if report.entry_path:
         print(f"  leaderboard entry: {report.entry_path}")
     return 0
-
-

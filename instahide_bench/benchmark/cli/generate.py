@@ -19,11 +19,21 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--preset", required=True, help="preset name (see `instahide-bench presets`)")
     gen.add_argument("--private", default="embedded", metavar="SOURCE", help="private images (default: embedded)")
     gen.add_argument("--public", default="embedded", metavar="SOURCE", help="public pool (default: embedded)")
-    gen.add_argument("--seed", type=int, default=None,
-                     help="legacy-seeded presets: the encoder seed (default: drawn from the OS, recorded in key/)")
+    gen.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="legacy-seeded presets: the encoder seed (default: drawn from the OS, recorded in key/)",
+    )
     gen.add_argument("--data-seed", type=int, default=0, help="which images the sources pick (default 0)")
-    gen.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a preset parameter, e.g. --set T=10 (repeatable)")
+    gen.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a preset parameter, e.g. --set T=10 (repeatable)",
+    )
     gen.add_argument("--out", required=True, help="challenge directory to write")
     gen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     gen.set_defaults(func=run_generate)
@@ -61,8 +71,10 @@ def run_presets(args: argparse.Namespace) -> int:
     from instahide_bench.encoders.presets import PRESETS
 
     if args.json:
-        out = {name: {"encoder": p.encoder, "description": p.description, "params": config_to_dict(p.config)}
-               for name, p in PRESETS.items()}
+        out = {
+            name: {"encoder": p.encoder, "description": p.description, "params": config_to_dict(p.config)}
+            for name, p in PRESETS.items()
+        }
         json.dump(out, sys.stdout, indent=2)
         print()
         return 0

@@ -15,8 +15,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         help="render README.md, leaderboard.csv and index.html from ROOT/entries/",
         description="Rebuild the leaderboard views from the entry files; the output depends only on the entries.",
     )
-    render.add_argument("--root", default=str(DEFAULT_ROOT), metavar="DIR",
-                        help=f"leaderboard root (default: ./{DEFAULT_ROOT})")
+    render.add_argument(
+        "--root", default=str(DEFAULT_ROOT), metavar="DIR", help=f"leaderboard root (default: ./{DEFAULT_ROOT})"
+    )
     render.set_defaults(func=run_render)
 
 

@@ -10,9 +10,15 @@ from instahide_bench.core.config import parse_assignments
 
 
 def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
-                        help="Dask scheduler to run the cells on (default: a local cluster)")
-    parser.add_argument("--workers", type=int, default=None, help="local cluster workers (default: cores // 2, at least 2)")
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="Dask scheduler to run the cells on (default: a local cluster)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, help="local cluster workers (default: cores // 2, at least 2)"
+    )
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -26,12 +32,29 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     matrix.add_argument("--attacks", required=True, help="comma-separated attacks")
     matrix.add_argument("--private", default="embedded", metavar="SOURCE", help="private images (default: embedded)")
     matrix.add_argument("--public", default="embedded", metavar="SOURCE", help="public pool (default: embedded)")
-    matrix.add_argument("--set-encoder", dest="encoder_set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a parameter of every encoder, e.g. n=20 (repeatable)")
-    matrix.add_argument("--set-attack", dest="attack_set", action="append", default=[], metavar="ATTACK.KEY=VALUE",
-                        help="override an attack's config field, e.g. prng-seed-search.engine=local (repeatable)")
-    matrix.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2",
-                        help="one encoder variant per value, e.g. T=10,20,50 (repeatable; curves in the report)")
+    matrix.add_argument(
+        "--set-encoder",
+        dest="encoder_set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a parameter of every encoder, e.g. n=20 (repeatable)",
+    )
+    matrix.add_argument(
+        "--set-attack",
+        dest="attack_set",
+        action="append",
+        default=[],
+        metavar="ATTACK.KEY=VALUE",
+        help="override an attack's config field, e.g. prng-seed-search.engine=local (repeatable)",
+    )
+    matrix.add_argument(
+        "--sweep",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2",
+        help="one encoder variant per value, e.g. T=10,20,50 (repeatable; curves in the report)",
+    )
     matrix.add_argument("--seed", type=int, default=None, help="seed for legacy-seeded encoders (default: from the OS)")
     matrix.add_argument("--data-seed", type=int, default=0, help="which images the sources pick")
     matrix.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="per-cell wall-clock limit")
@@ -46,11 +69,19 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         description="Run the matrix a thresholds file describes (or read an earlier matrix.json) and check every "
         "rule; print a table and exit 1 if any rule regressed or could not be checked.",
     )
-    regress.add_argument("--thresholds", required=True, metavar="FILE", help="TOML file: [matrix], [encoders.*], "
-                         "[attacks.*] and [[thresholds]] (see docs/regress.md)")
+    regress.add_argument(
+        "--thresholds",
+        required=True,
+        metavar="FILE",
+        help="TOML file: [matrix], [encoders.*], [attacks.*] and [[thresholds]] (see docs/regress.md)",
+    )
     regress.add_argument("--out", default=None, help="output directory (default: a fresh temporary one)")
-    regress.add_argument("--results", default=None, metavar="MATRIX_JSON",
-                         help="check an existing matrix.json instead of running the matrix")
+    regress.add_argument(
+        "--results",
+        default=None,
+        metavar="MATRIX_JSON",
+        help="check an existing matrix.json instead of running the matrix",
+    )
     _add_runtime_options(regress)
     regress.set_defaults(func=run_regress_command)
 
@@ -60,12 +91,14 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         description="Small challenges from the photographs bundled with scikit-image, every attack against the main "
         "presets, scored, recorded and shown in one HTML report (a few minutes on 2 cores).",
     )
-    demo.add_argument("--out", default="instahide-bench-demo", help="output directory (default: ./instahide-bench-demo)")
+    demo.add_argument(
+        "--out", default="instahide-bench-demo", help="output directory (default: ./instahide-bench-demo)"
+    )
     _add_runtime_options(demo)
     demo.set_defaults(func=run_demo_command)
 
 
-def _render(result, out: Path) -> Path:  # noqa: ANN001 - MatrixResult, imported lazily
+def _render(result, out: Path) -> Path:
     """The leaderboard of the run's entries and the HTML report; returns the report's path."""
     from instahide_bench.benchmark.leaderboard import render_leaderboard
     from instahide_bench.benchmark.matrix.report import render_report
@@ -74,11 +107,13 @@ def _render(result, out: Path) -> Path:  # noqa: ANN001 - MatrixResult, imported
     return render_report(result, out)
 
 
-def _finish(result, out: Path, started: float) -> Path:  # noqa: ANN001 - MatrixResult, imported lazily
+def _finish(result, out: Path, started: float) -> Path:
     report = _render(result, out)
     failed = [c for c in result.cells if c.status != "ok"]
-    print(f"{len(result.cells)} cells in {time.perf_counter() - started:.0f} s"
-          + (f", {len(failed)} failed:" if failed else ""))
+    print(
+        f"{len(result.cells)} cells in {time.perf_counter() - started:.0f} s"
+        + (f", {len(failed)} failed:" if failed else "")
+    )
     for cell in failed:
         print(f"  FAILED {cell.encoder} x {cell.attack}: {cell.message}")
     print(f"report: {report.resolve()}")
@@ -90,10 +125,17 @@ def run_matrix_command(args: argparse.Namespace) -> int:
     from instahide_bench.benchmark.matrix.spec import parse_sweeps, spec_from_cli
 
     spec = spec_from_cli(
-        args.encoders, args.attacks, private=args.private, public=args.public,
-        encoder_set=parse_assignments(args.encoder_set), attack_set=parse_assignments(args.attack_set),
-        sweeps=parse_sweeps(args.sweep), seed=args.seed, data_seed=args.data_seed,
-        time_limit=args.time_limit, memory_limit_mib=args.memory_limit,
+        args.encoders,
+        args.attacks,
+        private=args.private,
+        public=args.public,
+        encoder_set=parse_assignments(args.encoder_set),
+        attack_set=parse_assignments(args.attack_set),
+        sweeps=parse_sweeps(args.sweep),
+        seed=args.seed,
+        data_seed=args.data_seed,
+        time_limit=args.time_limit,
+        memory_limit_mib=args.memory_limit,
     )
     started = time.perf_counter()
     out = Path(args.out)
@@ -126,15 +168,19 @@ def run_regress_command(args: argparse.Namespace) -> int:
 def run_demo_command(args: argparse.Namespace) -> int:
     from importlib.resources import files
 
+    import tomllib
+
     from instahide_bench.benchmark.matrix.run import run_matrix
     from instahide_bench.benchmark.matrix.spec import spec_from_dict
-    import tomllib
 
     demo_file = files("instahide_bench.benchmark.matrix").joinpath("demo.toml")
     spec = spec_from_dict(tomllib.loads(demo_file.read_text(encoding="utf-8")), Path(str(demo_file)))
     out = Path(args.out)
     started = time.perf_counter()
-    print(f"demo: {len(spec.cells())} runs ({len(spec.encoders)} challenges, {len(spec.attacks)} attacks) on embedded data, writing to {out}")
+    print(
+        f"demo: {len(spec.cells())} runs ({len(spec.encoders)} challenges, {len(spec.attacks)} attacks) "
+        f"on embedded data, writing to {out}"
+    )
     result = run_matrix(spec, out, scheduler=args.scheduler, workers=args.workers)
     _finish(result, out, started)
     return 0

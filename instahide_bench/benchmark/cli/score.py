@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from instahide_bench.core.errors import InputFileError
 from instahide_bench.benchmark.leaderboard.layout import DEFAULT_ROOT
+from instahide_bench.core.errors import InputFileError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,8 +33,12 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     score.add_argument("--json", action="store_true", help="print the scores as JSON")
     score.add_argument("--per-row", metavar="CSV", help="also write per-row scores to this CSV file")
     score.add_argument("--record", action="store_true", help="add a leaderboard entry (JSON + PNG grid)")
-    score.add_argument("--leaderboard", default=str(DEFAULT_ROOT), metavar="DIR",
-                       help=f"leaderboard root for --record (default: ./{DEFAULT_ROOT})")
+    score.add_argument(
+        "--leaderboard",
+        default=str(DEFAULT_ROOT),
+        metavar="DIR",
+        help=f"leaderboard root for --record (default: ./{DEFAULT_ROOT})",
+    )
     record = score.add_argument_group("entry details for --record")
     record.add_argument("--attack", default="external", help="attack name (default: external)")
     record.add_argument("--attack-version", default="", help="attack version")
@@ -48,9 +52,16 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 def _command_words(args: argparse.Namespace) -> list[str]:
     """The arguments that produced an entry, rebuilt from the parsed options (works in-process too)."""
     words = ["score", "--challenge", args.challenge, "--decryption", args.decryption]
-    for option, value in (("--name", args.name), ("--per-row", args.per_row), ("--attack", args.attack),
-                          ("--attack-version", args.attack_version), ("--complexity", args.complexity),
-                          ("--runtime", args.runtime), ("--peak-memory", args.peak_memory), ("--notes", args.notes)):
+    for option, value in (
+        ("--name", args.name),
+        ("--per-row", args.per_row),
+        ("--attack", args.attack),
+        ("--attack-version", args.attack_version),
+        ("--complexity", args.complexity),
+        ("--runtime", args.runtime),
+        ("--peak-memory", args.peak_memory),
+        ("--notes", args.notes),
+    ):
         if value not in (None, ""):
             words += [option, str(value)]
     if args.record:
@@ -67,8 +78,11 @@ def run_score(args: argparse.Namespace) -> int:
     key = load_key(args.challenge, challenge.num_rows)
     decryption = load_decryption(args.decryption, challenge)
     result = score_decryption(challenge, key, decryption, per_row=bool(args.per_row or args.record))
-    report: dict[str, Any] = {"challenge_id": challenge.meta.challenge_id, "decryption": args.decryption,
-                              **result.scores.to_json()}
+    report: dict[str, Any] = {
+        "challenge_id": challenge.meta.challenge_id,
+        "decryption": args.decryption,
+        **result.scores.to_json(),
+    }
     if args.per_row and result.rows is not None:
         with _reported_as_input_error(args.per_row):
             write_per_row_csv(result.rows, args.per_row)
@@ -93,8 +107,9 @@ def _reported_as_input_error(path: str) -> Iterator[None]:
         raise InputFileError(path, f"cannot write: {exc.strerror or exc}") from None
 
 
-def _record(args: argparse.Namespace, challenge: PublicChallenge, key: ChallengeKey, decryption: np.ndarray,
-            result: ScoreResult) -> Path:
+def _record(
+    args: argparse.Namespace, challenge: PublicChallenge, key: ChallengeKey, decryption: np.ndarray, result: ScoreResult
+) -> Path:
     from instahide_bench.benchmark.leaderboard import AttackInfo, GridSource, measured_entry, record_entry
     from instahide_bench.core.provenance import collect_provenance
 
@@ -114,8 +129,12 @@ def _record(args: argparse.Namespace, challenge: PublicChallenge, key: Challenge
 def _print_report(report: dict[str, Any], num_rows: int) -> None:
     print(f"challenge   {report['challenge_id']} ({num_rows} rows)")
     print(f"decryption  {report['decryption']}")
-    for label, field in (("Max_SSIM", "max_ssim"), ("Mean_SSIM", "mean_ssim"), ("Min_L2", "min_l2"),
-                         ("Mean_L2", "mean_l2")):
+    for label, field in (
+        ("Max_SSIM", "max_ssim"),
+        ("Mean_SSIM", "mean_ssim"),
+        ("Min_L2", "min_l2"),
+        ("Mean_L2", "mean_l2"),
+    ):
         print(f"{label:<11} {report[field]:.4f}")
     if "per_row" in report:
         print(f"per-row     {report['per_row']}")

@@ -32,4 +32,4 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
 
 
-__all__ = sorted(_EXPORTS)
+__all__ = list(_EXPORTS)

@@ -31,13 +31,21 @@ class AttackInfo:
     time_complexity: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "config": self.config,
-                "time_complexity": self.time_complexity}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "config": self.config,
+            "time_complexity": self.time_complexity,
+        }
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> AttackInfo:
-        return cls(str(obj["name"]), str(obj.get("version", "")), dict(obj.get("config") or {}),
-                   str(obj.get("time_complexity", "")))
+        return cls(
+            str(obj["name"]),
+            str(obj.get("version", "")),
+            dict(obj.get("config") or {}),
+            str(obj.get("time_complexity", "")),
+        )
 
 
 @dataclass(frozen=True)
@@ -56,14 +64,24 @@ class ChallengeInfo:
         return cls(meta.challenge_id, meta.preset, meta.encoder, dict(meta.params), meta.files.get(ENCRYPTION_FILE))
 
     def to_json(self) -> dict[str, Any]:
-        return {"challenge_id": self.challenge_id, "preset": self.preset, "encoder": self.encoder,
-                "params": self.params, "encryption_sha256": self.encryption_sha256}
+        return {
+            "challenge_id": self.challenge_id,
+            "preset": self.preset,
+            "encoder": self.encoder,
+            "params": self.params,
+            "encryption_sha256": self.encryption_sha256,
+        }
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> ChallengeInfo:
         preset, digest = obj.get("preset"), obj.get("encryption_sha256")
-        return cls(str(obj["challenge_id"]), None if preset is None else str(preset), str(obj["encoder"]),
-                   dict(obj.get("params") or {}), None if digest is None else str(digest))
+        return cls(
+            str(obj["challenge_id"]),
+            None if preset is None else str(preset),
+            str(obj["encoder"]),
+            dict(obj.get("params") or {}),
+            None if digest is None else str(digest),
+        )
 
 
 @dataclass(frozen=True)
@@ -128,8 +146,11 @@ class LeaderboardEntry:
         if not isinstance(obj, dict):
             raise InputFileError(path, "a leaderboard entry must be a JSON object")
         if obj.get("format_version") != ENTRY_FORMAT_VERSION:
-            raise InputFileError(path, f"entry format_version {obj.get('format_version')!r} is not supported "
-                                       f"(this tool reads {ENTRY_FORMAT_VERSION})")
+            raise InputFileError(
+                path,
+                f"entry format_version {obj.get('format_version')!r} is not supported "
+                f"(this tool reads {ENTRY_FORMAT_VERSION})",
+            )
         try:
             hardware = obj.get("hardware", "unknown")
             return cls(
@@ -192,4 +213,4 @@ def measured_entry(
     )
 
 
-__all__ = ["AttackInfo", "ChallengeInfo", "ENTRY_FORMAT_VERSION", "LeaderboardEntry", "STATUSES", "measured_entry"]
+__all__ = ["ENTRY_FORMAT_VERSION", "STATUSES", "AttackInfo", "ChallengeInfo", "LeaderboardEntry", "measured_entry"]

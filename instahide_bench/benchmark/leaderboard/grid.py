@@ -63,16 +63,23 @@ def _to_uint8(images_unit: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(images_unit * 255.0), 0, 255).astype(np.uint8)
 
 
-def compose_grid(originals: np.ndarray, recoveries: np.ndarray, *, scale: int = SCALE,
-                 pairs_per_line: int = PAIRS_PER_LINE, gap: int = GAP) -> Image.Image:
+def compose_grid(
+    originals: np.ndarray,
+    recoveries: np.ndarray,
+    *,
+    scale: int = SCALE,
+    pairs_per_line: int = PAIRS_PER_LINE,
+    gap: int = GAP,
+) -> Image.Image:
     """Lay out (original, recovery) uint8 HWC pairs, ``pairs_per_line`` pairs per line."""
     count, height, width, _ = originals.shape
     tile_h, tile_w = height * scale, width * scale
     lines = max(1, -(-count // pairs_per_line))
     columns = min(count, pairs_per_line) if count else 1
     pair_w = 2 * tile_w + gap
-    canvas = Image.new("RGB", (columns * pair_w + (columns - 1) * 2 * gap, lines * tile_h + (lines - 1) * gap),
-                       _BACKGROUND)
+    canvas = Image.new(
+        "RGB", (columns * pair_w + (columns - 1) * 2 * gap, lines * tile_h + (lines - 1) * gap), _BACKGROUND
+    )
     for number in range(count):
         line, column = divmod(number, pairs_per_line)
         x = column * (pair_w + 2 * gap)
@@ -103,4 +110,4 @@ def write_grid_png(path: str | os.PathLike[str], source: GridSource, *, max_imag
     return path
 
 
-__all__ = ["GridSource", "MAX_IMAGES", "best_recoveries", "compose_grid", "sample_indices", "write_grid_png"]
+__all__ = ["MAX_IMAGES", "GridSource", "best_recoveries", "compose_grid", "sample_indices", "write_grid_png"]

@@ -9,17 +9,18 @@ hardware, library versions, the challenge file's hash) is left empty rather than
 
 from __future__ import annotations
 
+from instahide_bench.benchmark.leaderboard.entry import AttackInfo, ChallengeInfo, LeaderboardEntry
 from instahide_bench.core.instahide.release2020 import RELEASE_2020, RELEASE_2020_ROWS
 from instahide_bench.core.scoring import Scores
-from instahide_bench.benchmark.leaderboard.entry import AttackInfo, ChallengeInfo, LeaderboardEntry
 
 ORIGINAL_CHALLENGE_ID = "original-2020"
 ORIGINAL_PRESET = "challenge-2020"
 ORIGINAL_ROWS = RELEASE_2020_ROWS
 _SOURCE = "Reported on the InstaHide Challenge leaderboard (SPEC §5); not re-measured here."
 _CARLINI_COST = "10 GPU h to train the similarity net + 2 GPU h + 2 CPU h"
-_CARLINI_COMPLEXITY = ("O(E^2) similarity-network evaluations (all pairs of encryptions), "
-                       "then clustering and a joint solve")
+_CARLINI_COMPLEXITY = (
+    "O(E^2) similarity-network evaluations (all pairs of encryptions), then clustering and a joint solve"
+)
 _CARLINI_NOTE = (
     f"{_SOURCE} Carlini et al., 'An Attack on InstaHide' (arXiv 2011.05315). The reported cost mixes GPU and CPU "
     "hours (12 GPU h + 2 CPU h), so no single runtime is given."
@@ -35,8 +36,16 @@ def _challenge() -> ChallengeInfo:
     return ChallengeInfo(ORIGINAL_CHALLENGE_ID, ORIGINAL_PRESET, "instahide", dict(ORIGINAL_PARAMS))
 
 
-def _reported(name: str, attack: AttackInfo, metrics: tuple[float, float, float, float], *, cost: str,
-              runtime_seconds: float | None, notes: str, extras: dict[str, float]) -> LeaderboardEntry:
+def _reported(
+    name: str,
+    attack: AttackInfo,
+    metrics: tuple[float, float, float, float],
+    *,
+    cost: str,
+    runtime_seconds: float | None,
+    notes: str,
+    extras: dict[str, float],
+) -> LeaderboardEntry:
     max_ssim, mean_ssim, min_l2, mean_l2 = metrics
     return LeaderboardEntry(
         name=name,
@@ -59,22 +68,31 @@ def reference_entries() -> dict[str, LeaderboardEntry]:
             "Carlini et al. ver.1 (with final colour step)",
             AttackInfo("carlini-clustering", "ver.1", {"colour_correction": True}, _CARLINI_COMPLEXITY),
             (0.90, 0.43, 0.01, 0.31),
-            cost=_CARLINI_COST, runtime_seconds=None, notes=_CARLINI_NOTE,
+            cost=_CARLINI_COST,
+            runtime_seconds=None,
+            notes=_CARLINI_NOTE,
             extras={"reported_gpu_hours": 12.0, "reported_cpu_hours": 2.0},
         ),
         "carlini-ver2": _reported(
             "Carlini et al. ver.2",
             AttackInfo("carlini-clustering", "ver.2", {}, _CARLINI_COMPLEXITY),
             (0.79, 0.37, 0.05, 0.42),
-            cost=f"same as ver.1: {_CARLINI_COST}", runtime_seconds=None, notes=_CARLINI_NOTE,
+            cost=f"same as ver.1: {_CARLINI_COST}",
+            runtime_seconds=None,
+            notes=_CARLINI_NOTE,
             extras={"reported_gpu_hours": 12.0, "reported_cpu_hours": 2.0},
         ),
         "prng-seed-attack": _reported(
             "PRNG seed attack (2^32 seeds)",
-            AttackInfo("prng-seed", "", {"seed_bits": 32},
-                       "O(2^32) seed replays checked against label.npy, then one least-squares solve"),
+            AttackInfo(
+                "prng-seed",
+                "",
+                {"seed_bits": 32},
+                "O(2^32) seed replays checked against label.npy, then one least-squares solve",
+            ),
             (0.98, 0.47, 0.00, 0.27),
-            cost="120 CPU h", runtime_seconds=120 * 3600.0,
+            cost="120 CPU h",
+            runtime_seconds=120 * 3600.0,
             notes=f"{_SOURCE} Runtime is the reported 120 CPU hours.",
             extras={"reported_cpu_hours": 120.0},
         ),

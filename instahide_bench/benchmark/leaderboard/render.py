@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from instahide_bench.core.io import write_text_atomic
 from instahide_bench.benchmark.leaderboard.store import StoredEntry, load_entries
+from instahide_bench.core.io import write_text_atomic
 
 README_FILE = "README.md"
 CSV_FILE = "leaderboard.csv"
@@ -41,8 +41,20 @@ class Row:
     cells: dict[str, str]
 
 
-_COLUMNS = ("#", "Entry", "Attack", "Max_SSIM", "Mean_SSIM", "Min_L2", "Mean_L2", "Runtime", "Cost", "Status",
-            "Challenge", "Hardware")
+_COLUMNS = (
+    "#",
+    "Entry",
+    "Attack",
+    "Max_SSIM",
+    "Mean_SSIM",
+    "Min_L2",
+    "Mean_L2",
+    "Runtime",
+    "Cost",
+    "Status",
+    "Challenge",
+    "Hardware",
+)
 _NUMERIC = {"#", "Max_SSIM", "Mean_SSIM", "Min_L2", "Mean_L2", "Runtime"}
 
 
@@ -151,10 +163,32 @@ def render_markdown(groups: dict[str, list[Row]]) -> str:
 
 # ----------------------------------------------------------------------------------------- csv
 
-CSV_COLUMNS = ("preset", "rank", "name", "status", "attack", "attack_version", "time_complexity", "challenge_id",
-               "encoder", "encryption_sha256", "max_ssim", "mean_ssim", "min_l2", "mean_l2", "num_rows",
-               "runtime_seconds", "peak_memory_bytes", "cost", "hardware", "date", "command", "notes", "entry_file",
-               "grid_file")
+CSV_COLUMNS = (
+    "preset",
+    "rank",
+    "name",
+    "status",
+    "attack",
+    "attack_version",
+    "time_complexity",
+    "challenge_id",
+    "encoder",
+    "encryption_sha256",
+    "max_ssim",
+    "mean_ssim",
+    "min_l2",
+    "mean_l2",
+    "num_rows",
+    "runtime_seconds",
+    "peak_memory_bytes",
+    "cost",
+    "hardware",
+    "date",
+    "command",
+    "notes",
+    "entry_file",
+    "grid_file",
+)
 
 
 def render_csv(groups: dict[str, list[Row]], root: Path) -> str:
@@ -163,28 +197,30 @@ def render_csv(groups: dict[str, list[Row]], root: Path) -> str:
         for row in rows:
             entry = row.stored.entry
             grid = row.stored.grid_path
-            records.append({
-                "preset": name,
-                "rank": row.rank,
-                "name": entry.name,
-                "status": entry.status,
-                "attack": entry.attack.name,
-                "attack_version": entry.attack.version,
-                "time_complexity": entry.attack.time_complexity,
-                "challenge_id": entry.challenge.challenge_id,
-                "encoder": entry.challenge.encoder,
-                "encryption_sha256": entry.challenge.encryption_sha256,
-                **entry.scores.to_json(),
-                "runtime_seconds": entry.runtime_seconds,
-                "peak_memory_bytes": entry.peak_memory_bytes,
-                "cost": entry.cost,
-                "hardware": entry.hardware_summary,
-                "date": entry.date,
-                "command": entry.command,
-                "notes": entry.notes,
-                "entry_file": row.stored.path.relative_to(root).as_posix(),
-                "grid_file": grid.relative_to(root).as_posix() if grid else None,
-            })
+            records.append(
+                {
+                    "preset": name,
+                    "rank": row.rank,
+                    "name": entry.name,
+                    "status": entry.status,
+                    "attack": entry.attack.name,
+                    "attack_version": entry.attack.version,
+                    "time_complexity": entry.attack.time_complexity,
+                    "challenge_id": entry.challenge.challenge_id,
+                    "encoder": entry.challenge.encoder,
+                    "encryption_sha256": entry.challenge.encryption_sha256,
+                    **entry.scores.to_json(),
+                    "runtime_seconds": entry.runtime_seconds,
+                    "peak_memory_bytes": entry.peak_memory_bytes,
+                    "cost": entry.cost,
+                    "hardware": entry.hardware_summary,
+                    "date": entry.date,
+                    "command": entry.command,
+                    "notes": entry.notes,
+                    "entry_file": row.stored.path.relative_to(root).as_posix(),
+                    "grid_file": grid.relative_to(root).as_posix() if grid else None,
+                }
+            )
     return pd.DataFrame.from_records(records, columns=list(CSV_COLUMNS)).to_csv(index=False, lineterminator="\n")
 
 
@@ -277,9 +313,10 @@ def _html_row(row: Row, root: Path) -> str:
 
 
 def render_html(groups: dict[str, list[Row]], root: Path) -> str:
-    headers = "".join(
-        f'<th data-type="{"num" if c in _NUMERIC else "text"}">{html.escape(c)}</th>' for c in _COLUMNS
-    ) + '<th data-type="text" title="private image | best recovery, in pairs">Recoveries</th>'
+    headers = (
+        "".join(f'<th data-type="{"num" if c in _NUMERIC else "text"}">{html.escape(c)}</th>' for c in _COLUMNS)
+        + '<th data-type="text" title="private image | best recovery, in pairs">Recoveries</th>'
+    )
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -295,10 +332,22 @@ def render_html(groups: dict[str, list[Row]], root: Path) -> str:
     if not groups:
         parts.append("<p>No entries yet.</p>")
     for name, rows in groups.items():
-        parts += [f"<h2>{html.escape(name)}</h2>", '<table class="sortable">', f"<thead><tr>{headers}</tr></thead>",
-                  "<tbody>", *(_html_row(row, root) for row in rows), "</tbody>", "</table>"]
-    parts += [f"<p><small>{_html_text(_GENERATED)}</small></p>", f"<script>{_SCRIPT}</script>", "</body>", "</html>",
-              ""]
+        parts += [
+            f"<h2>{html.escape(name)}</h2>",
+            '<table class="sortable">',
+            f"<thead><tr>{headers}</tr></thead>",
+            "<tbody>",
+            *(_html_row(row, root) for row in rows),
+            "</tbody>",
+            "</table>",
+        ]
+    parts += [
+        f"<p><small>{_html_text(_GENERATED)}</small></p>",
+        f"<script>{_SCRIPT}</script>",
+        "</body>",
+        "</html>",
+        "",
+    ]
     return "\n".join(parts)
 
 
@@ -319,5 +368,15 @@ def render_leaderboard(root: str | os.PathLike[str]) -> list[Path]:
     return list(outputs)
 
 
-__all__ = ["CSV_FILE", "HTML_FILE", "README_FILE", "format_bytes", "format_duration", "ranked_groups",
-           "render_csv", "render_html", "render_leaderboard", "render_markdown"]
+__all__ = [
+    "CSV_FILE",
+    "HTML_FILE",
+    "README_FILE",
+    "format_bytes",
+    "format_duration",
+    "ranked_groups",
+    "render_csv",
+    "render_html",
+    "render_leaderboard",
+    "render_markdown",
+]

@@ -21,11 +21,11 @@ import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from instahide_bench.core.errors import InputFileError
-from instahide_bench.core.io import read_json, write_json_atomic
 from instahide_bench.benchmark.leaderboard.entry import LeaderboardEntry
 from instahide_bench.benchmark.leaderboard.grid import GridSource, write_grid_png
 from instahide_bench.benchmark.leaderboard.layout import DEFAULT_ROOT, ENTRIES_DIR
+from instahide_bench.core.errors import InputFileError
+from instahide_bench.core.io import read_json, write_json_atomic
 
 logger = logging.getLogger(__name__)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -98,5 +98,13 @@ def load_entries(root: str | os.PathLike[str] = DEFAULT_ROOT) -> list[StoredEntr
     return [load_entry(path) for path in paths]
 
 
-__all__ = ["DEFAULT_ROOT", "ENTRIES_DIR", "StoredEntry", "challenge_dir", "load_entries", "load_entry", "record_entry",
-           "slug"]
+__all__ = [
+    "DEFAULT_ROOT",
+    "ENTRIES_DIR",
+    "StoredEntry",
+    "challenge_dir",
+    "load_entries",
+    "load_entry",
+    "record_entry",
+    "slug",
+]

@@ -25,8 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from instahide_bench.core.errors import InputFileError
 from instahide_bench.benchmark.matrix.run import CellResult, MatrixResult
+from instahide_bench.core.errors import InputFileError
 
 Verdict = Literal["pass", "regressed", "error"]
 
@@ -50,8 +50,7 @@ class Threshold:
         return f"Max_SSIM >= {self.max_ssim_at_least:g}"
 
     def matches(self, cell: CellResult) -> bool:
-        encoder_ok = (fnmatch.fnmatchcase(cell.encoder, self.encoder)
-                      or cell.encoder.startswith(self.encoder + "["))
+        encoder_ok = fnmatch.fnmatchcase(cell.encoder, self.encoder) or cell.encoder.startswith(self.encoder + "[")
         return encoder_ok and fnmatch.fnmatchcase(cell.attack, self.attack)
 
 
@@ -85,12 +84,16 @@ def thresholds_from_dict(document: Mapping[str, Any], path: str | os.PathLike[st
         if "must" in rule and rule["must"] not in ("succeed", "fail"):
             raise InputFileError(path, f"{where}: must is 'succeed' or 'fail', not {rule['must']!r}")
         try:
-            parsed.append(Threshold(
-                encoder=str(rule["encoder"]), attack=str(rule["attack"]), must=rule.get("must"),
-                max_ssim_at_most=None if "max_ssim_at_most" not in rule else float(rule["max_ssim_at_most"]),
-                max_ssim_at_least=None if "max_ssim_at_least" not in rule else float(rule["max_ssim_at_least"]),
-                reason=str(rule.get("reason", "")),
-            ))
+            parsed.append(
+                Threshold(
+                    encoder=str(rule["encoder"]),
+                    attack=str(rule["attack"]),
+                    must=rule.get("must"),
+                    max_ssim_at_most=None if "max_ssim_at_most" not in rule else float(rule["max_ssim_at_most"]),
+                    max_ssim_at_least=None if "max_ssim_at_least" not in rule else float(rule["max_ssim_at_least"]),
+                    reason=str(rule.get("reason", "")),
+                )
+            )
         except (TypeError, ValueError) as exc:
             raise InputFileError(path, f"{where}: {exc}") from None
     return parsed
@@ -110,11 +113,18 @@ def _judge(threshold: Threshold, cell: CellResult) -> RuleResult:
         return result(outcome, "pass" if wanted else "regressed", "" if wanted else detail)
     measured = f"Max_SSIM {max_ssim:.4f}"
     if threshold.max_ssim_at_most is not None and max_ssim > threshold.max_ssim_at_most:
-        return result(measured, "regressed", f"{cell.attack} reaches {max_ssim:.4f} on {cell.encoder}, "
-                                              f"above the allowed {threshold.max_ssim_at_most:g}")
+        return result(
+            measured,
+            "regressed",
+            f"{cell.attack} reaches {max_ssim:.4f} on {cell.encoder}, above the allowed {threshold.max_ssim_at_most:g}",
+        )
     if threshold.max_ssim_at_least is not None and max_ssim < threshold.max_ssim_at_least:
-        return result(measured, "regressed", f"{cell.attack} only reaches {max_ssim:.4f} on {cell.encoder}, "
-                                              f"below the required {threshold.max_ssim_at_least:g}")
+        return result(
+            measured,
+            "regressed",
+            f"{cell.attack} only reaches {max_ssim:.4f} on {cell.encoder}, "
+            f"below the required {threshold.max_ssim_at_least:g}",
+        )
     return result(measured, "pass")
 
 
@@ -124,8 +134,16 @@ def evaluate(result: MatrixResult, thresholds: Iterable[Threshold]) -> list[Rule
     for threshold in thresholds:
         cells = [cell for cell in result.cells if threshold.matches(cell)]
         if not cells:
-            verdicts.append(RuleResult(threshold, threshold.encoder, threshold.attack, "no such cell", "error",
-                                       "no cell of the matrix matches this rule"))
+            verdicts.append(
+                RuleResult(
+                    threshold,
+                    threshold.encoder,
+                    threshold.attack,
+                    "no such cell",
+                    "error",
+                    "no cell of the matrix matches this rule",
+                )
+            )
         verdicts.extend(_judge(threshold, cell) for cell in cells)
     return verdicts
 
@@ -153,4 +171,3 @@ def has_regressions(verdicts: list[RuleResult]) -> bool:
 
 
 __all__ = ["RuleResult", "Threshold", "evaluate", "format_table", "has_regressions", "thresholds_from_dict"]
-

@@ -13,9 +13,9 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-from instahide_bench.core.io import write_bytes_atomic, write_text_atomic
 from instahide_bench.benchmark.matrix.run import CellResult, MatrixResult
 from instahide_bench.benchmark.matrix.spec import base_label
+from instahide_bench.core.io import write_bytes_atomic, write_text_atomic
 
 REPORT_FILE = "report.html"
 FIGURES_DIR = "report-figures"
@@ -49,8 +49,11 @@ def curves(result: MatrixResult, param: str) -> dict[str, list[tuple[float, floa
         others = tuple(sorted((k, str(v)) for k, v in challenge.params.items() if k != param and k not in _DERIVED))
         base = base_label(challenge.encoder)
         groups[f"{cell.attack} on {base}|{others}"].append((float(challenge.params[param]), cell.max_ssim))
-    return {name.split("|")[0]: sorted(points) for name, points in sorted(groups.items())
-            if len({x for x, _ in points}) >= 2}
+    return {
+        name.split("|")[0]: sorted(points)
+        for name, points in sorted(groups.items())
+        if len({x for x, _ in points}) >= 2
+    }
 
 
 def draw_curves(result: MatrixResult, param: str, path: Path) -> Path | None:
@@ -85,14 +88,18 @@ def _cell_html(cell: CellResult | None) -> str:
     if cell is None:
         return '<td class="cell">—</td>'
     if cell.status != "ok" or cell.scores is None:
-        return (f'<td class="cell failed" style="background:{_colour(None)}"><b>failed</b>'
-                f'<div class="msg">{html.escape(cell.message)}</div></td>')
+        return (
+            f'<td class="cell failed" style="background:{_colour(None)}"><b>failed</b>'
+            f'<div class="msg">{html.escape(cell.message)}</div></td>'
+        )
     s = cell.scores
     note = "" if cell.succeeded else '<div class="msg">attack reports no success</div>'
     runtime = "" if cell.runtime_seconds is None else f"{cell.runtime_seconds:.1f} s"
-    return (f'<td class="cell" style="background:{_colour(cell.max_ssim)}"><b>{_fmt(cell.max_ssim)}</b>'
-            f'<div class="sub">Mean_SSIM {_fmt(s["mean_ssim"])}<br>Min_L2 {_fmt(s["min_l2"])} · '
-            f'Mean_L2 {_fmt(s["mean_l2"])}<br>{runtime}</div>{note}</td>')
+    return (
+        f'<td class="cell" style="background:{_colour(cell.max_ssim)}"><b>{_fmt(cell.max_ssim)}</b>'
+        f'<div class="sub">Mean_SSIM {_fmt(s["mean_ssim"])}<br>Min_L2 {_fmt(s["min_l2"])} · '
+        f"Mean_L2 {_fmt(s['mean_l2'])}<br>{runtime}</div>{note}</td>"
+    )
 
 
 def _params_text(params: dict) -> str:
@@ -109,25 +116,31 @@ def render_report(result: MatrixResult, out_dir: str | os.PathLike[str]) -> Path
     for challenge in result.challenges:
         cells = "".join(_cell_html(result.cell(challenge.encoder, attack)) for attack in attacks)
         about = _params_text(challenge.params) if challenge.status == "ok" else html.escape(challenge.message)
-        rows.append(f'<tr><th class="enc">{html.escape(challenge.encoder)}<div class="sub">{about}</div></th>{cells}</tr>')
+        rows.append(
+            f'<tr><th class="enc">{html.escape(challenge.encoder)}<div class="sub">{about}</div></th>{cells}</tr>'
+        )
     header = "".join(f"<th>{html.escape(a)}</th>" for a in attacks)
 
     figures = []
     for param in CURVE_PARAMS:
         png = draw_curves(result, param, out / FIGURES_DIR / f"max_ssim_vs_{param}.png")
         if png is not None:
-            figures.append(f'<figure><img src="{os.path.relpath(png, out)}" alt="Max_SSIM against {param}">'
-                           f"<figcaption>Max_SSIM against {param}</figcaption></figure>")
+            figures.append(
+                f'<figure><img src="{os.path.relpath(png, out)}" alt="Max_SSIM against {param}">'
+                f"<figcaption>Max_SSIM against {param}</figcaption></figure>"
+            )
 
     grids = []
     for encoder in encoders:
         for attack in attacks:
             cell = result.cell(encoder, attack)
             if cell is not None and cell.grid_path and Path(cell.grid_path).exists():
-                grids.append(f'<figure class="grid"><img src="{html.escape(os.path.relpath(cell.grid_path, out))}" '
-                             f'alt="{html.escape(attack)} on {html.escape(encoder)}"><figcaption>'
-                             f"{html.escape(attack)} on {html.escape(encoder)}: Max_SSIM {_fmt(cell.max_ssim)}"
-                             "</figcaption></figure>")
+                grids.append(
+                    f'<figure class="grid"><img src="{html.escape(os.path.relpath(cell.grid_path, out))}" '
+                    f'alt="{html.escape(attack)} on {html.escape(encoder)}"><figcaption>'
+                    f"{html.escape(attack)} on {html.escape(encoder)}: Max_SSIM {_fmt(cell.max_ssim)}"
+                    "</figcaption></figure>"
+                )
 
     spec = result.spec
     hardware = result.hardware

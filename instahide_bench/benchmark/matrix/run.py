@@ -13,15 +13,21 @@ import logging
 import os
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from instahide_bench.benchmark.matrix.spec import AttackVariant, EncoderVariant, MatrixSpec
 from instahide_bench.core.errors import InputFileError, InstaHideBenchError
 from instahide_bench.core.io import read_json, write_json_atomic
+from instahide_bench.core.logs import quiet_logger
 from instahide_bench.core.progress import progress_bar
 from instahide_bench.core.provenance import hardware_info, scoring_versions, utc_now_iso
-from instahide_bench.benchmark.matrix.spec import AttackVariant, EncoderVariant, MatrixSpec
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 logger = logging.getLogger(__name__)
 
@@ -110,24 +116,45 @@ def _slug(text: str) -> str:
 
 def generate_task(variant: EncoderVariant, spec: MatrixSpec, out_dir: str) -> ChallengeResult:
     """Dask task: build and write one encoder variant's challenge."""
-    from instahide_bench.core.challenge import load_challenge
     from instahide_bench.benchmark.generate import generate
+    from instahide_bench.core.challenge import load_challenge
 
     target = Path(out_dir) / "challenges" / _slug(variant.label)
     try:
-        path, _ = generate(variant.preset, target, overrides=variant.overrides, private_source=spec.private,
-                           public_source=spec.public, seed=variant.seed, data_seed=spec.data_seed, overwrite=True)
+        path, _ = generate(
+            variant.preset,
+            target,
+            overrides=variant.overrides,
+            private_source=spec.private,
+            public_source=spec.public,
+            seed=variant.seed,
+            data_seed=spec.data_seed,
+            overwrite=True,
+        )
         meta = load_challenge(path).meta
-        return ChallengeResult(variant.label, variant.preset, dict(variant.overrides), "ok", str(path),
-                               meta.challenge_id, dict(meta.params))
+        return ChallengeResult(
+            variant.label,
+            variant.preset,
+            dict(variant.overrides),
+            "ok",
+            str(path),
+            meta.challenge_id,
+            dict(meta.params),
+        )
     except Exception as exc:  # kept as a failed row, never dropped
         logger.debug("generation of %s failed:\n%s", variant.label, traceback.format_exc())
-        return ChallengeResult(variant.label, variant.preset, dict(variant.overrides), "failed",
-                               message=f"challenge generation failed: {type(exc).__name__}: {exc}")
+        return ChallengeResult(
+            variant.label,
+            variant.preset,
+            dict(variant.overrides),
+            "failed",
+            message=f"challenge generation failed: {type(exc).__name__}: {exc}",
+        )
 
 
-def attack_task(challenge: ChallengeResult, variant: AttackVariant, spec: MatrixSpec, out_dir: str,
-                leaderboard_root: str) -> CellResult:
+def attack_task(
+    challenge: ChallengeResult, variant: AttackVariant, spec: MatrixSpec, out_dir: str, leaderboard_root: str
+) -> CellResult:
     """Dask task: run, score and record one attack on one challenge."""
     from instahide_bench.benchmark.runner import RunOptions, run_attack
 
@@ -139,48 +166,76 @@ def attack_task(challenge: ChallengeResult, variant: AttackVariant, spec: Matrix
     )
     cell_dir = Path(out_dir) / "cells" / f"{_slug(challenge.encoder)}__{_slug(variant.label)}"
     try:
-        report = run_attack(variant.attack, challenge.challenge_dir, cell_dir, overrides=variant.overrides,
-                            options=options, record=True, leaderboard_root=leaderboard_root,
-                            entry_name=f"{variant.label} on {challenge.encoder}",
-                            command_line=f"instahide-bench matrix (cell {challenge.encoder} x {variant.label})")
+        report = run_attack(
+            variant.attack,
+            challenge.challenge_dir,
+            cell_dir,
+            overrides=variant.overrides,
+            options=options,
+            record=True,
+            leaderboard_root=leaderboard_root,
+            entry_name=f"{variant.label} on {challenge.encoder}",
+            command_line=f"instahide-bench matrix (cell {challenge.encoder} x {variant.label})",
+        )
     except InstaHideBenchError as exc:
-        return CellResult(challenge.encoder, variant.label, variant.attack, "failed", message=str(exc),
-                          challenge_id=challenge.challenge_id)
+        return CellResult(
+            challenge.encoder,
+            variant.label,
+            variant.attack,
+            "failed",
+            message=str(exc),
+            challenge_id=challenge.challenge_id,
+        )
     except Exception as exc:
         logger.debug("cell %s x %s failed:\n%s", challenge.encoder, variant.label, traceback.format_exc())
-        return CellResult(challenge.encoder, variant.label, variant.attack, "failed",
-                          message=f"{type(exc).__name__}: {exc}", challenge_id=challenge.challenge_id)
+        return CellResult(
+            challenge.encoder,
+            variant.label,
+            variant.attack,
+            "failed",
+            message=f"{type(exc).__name__}: {exc}",
+            challenge_id=challenge.challenge_id,
+        )
     grid = None
     if report.entry_path:
         grid_name = read_json(report.entry_path).get("grid")
         grid = str(Path(report.entry_path).parent / grid_name) if grid_name else None
     return CellResult(
-        challenge.encoder, variant.label, variant.attack, "ok", succeeded=report.succeeded, scores=report.scores,
-        runtime_seconds=report.runtime_seconds, peak_memory_bytes=report.peak_memory_bytes, message=report.message,
-        challenge_id=challenge.challenge_id, entry_path=report.entry_path, grid_path=grid,
+        challenge.encoder,
+        variant.label,
+        variant.attack,
+        "ok",
+        succeeded=report.succeeded,
+        scores=report.scores,
+        runtime_seconds=report.runtime_seconds,
+        peak_memory_bytes=report.peak_memory_bytes,
+        message=report.message,
+        challenge_id=challenge.challenge_id,
+        entry_path=report.entry_path,
+        grid_path=grid,
         info={k: v for k, v in report.info.items() if isinstance(v, (int, float, str, bool))},
     )
 
 
-def _quiet_dask() -> None:
-    """Dask's own INFO chatter (nannies, schedulers) drowns the matrix's log; workers inherit this."""
-    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
-    for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.core", "distributed.worker"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def _client(scheduler: str | None, workers: int | None):  # noqa: ANN202 - distributed is imported lazily
-    _quiet_dask()
+@contextmanager
+def _client(scheduler: str | None, workers: int | None) -> Iterator[Client]:
+    """A client of ``scheduler``, or of a new LocalCluster; Dask's INFO chatter is quietened while it runs."""
     import dask
     from distributed import Client, LocalCluster
 
-    if scheduler:
-        return Client(scheduler), None
-    # Cells start attack processes (and data loaders start worker pools): workers must not be daemonic.
-    dask.config.set({"distributed.worker.daemon": False})
-    count = workers or max(2, (os.cpu_count() or 2) // 2)  # cells spend much of their time starting processes
-    cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True, dashboard_address=None)
-    return Client(cluster), cluster
+    with quiet_logger("distributed", logging.WARNING):
+        if scheduler:
+            with Client(scheduler) as client:
+                yield client
+            return
+        # Cells start attack processes (and data loaders start worker pools): workers must not be daemonic.
+        count = workers or max(2, (os.cpu_count() or 2) // 2)  # cells spend much of their time starting processes
+        with (
+            dask.config.set({"distributed.worker.daemon": False}),
+            LocalCluster(n_workers=count, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+            Client(cluster) as client,
+        ):
+            yield client
 
 
 def run_matrix(
@@ -193,7 +248,6 @@ def run_matrix(
 ) -> MatrixResult:
     """Run every cell of ``spec``; write and return the :class:`MatrixResult`."""
     spec.validate()
-    _quiet_dask()
     from distributed import as_completed
 
     out = Path(out_dir).resolve()
@@ -201,30 +255,36 @@ def run_matrix(
     board = str(Path(leaderboard_root).resolve() if leaderboard_root else out / "leaderboard")
     started = utc_now_iso()
     clock = time.perf_counter()
-    client, cluster = _client(scheduler, workers)
-    try:
-        made = {v.label: client.submit(generate_task, v, spec, str(out), pure=False, key=f"generate-{v.label}")
-                for v in spec.encoders}
-        cells = [client.submit(attack_task, made[e.label], a, spec, str(out), board, pure=False,
-                               key=f"attack-{e.label}-{a.label}")
-                 for e, a in spec.cells()]
+    with _client(scheduler, workers) as client:
+        made = {
+            v.label: client.submit(generate_task, v, spec, str(out), pure=False, key=f"generate-{v.label}")
+            for v in spec.encoders
+        }
+        cells = [
+            client.submit(
+                attack_task, made[e.label], a, spec, str(out), board, pure=False, key=f"attack-{e.label}-{a.label}"
+            )
+            for e, a in spec.cells()
+        ]
         results: list[CellResult] = []
         with progress_bar(desc="matrix cells", total=len(cells), unit="cell") as bar:
             for future in as_completed(cells):
                 cell = future.result()
                 results.append(cell)
                 bar.update(1)
-                logger.info("cell %s x %s: %s%s", cell.encoder, cell.attack, cell.status,
-                            f" Max_SSIM {cell.max_ssim:.4f}" if cell.max_ssim is not None else f" ({cell.message})")
+                logger.info(
+                    "cell %s x %s: %s%s",
+                    cell.encoder,
+                    cell.attack,
+                    cell.status,
+                    f" Max_SSIM {cell.max_ssim:.4f}" if cell.max_ssim is not None else f" ({cell.message})",
+                )
         challenges = [made[v.label].result() for v in spec.encoders]
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
     order = {(e.label, a.label): i for i, (e, a) in enumerate(spec.cells())}
     results.sort(key=lambda c: order[(c.encoder, c.attack)])
-    result = MatrixResult(spec.to_json(), challenges, results, started, utc_now_iso(),
-                          hardware_info().to_json(), scoring_versions())
+    result = MatrixResult(
+        spec.to_json(), challenges, results, started, utc_now_iso(), hardware_info().to_json(), scoring_versions()
+    )
     result.save(out / RESULT_FILE)
     logger.info("matrix of %d cells done in %.1f s", len(results), time.perf_counter() - clock)
     return result

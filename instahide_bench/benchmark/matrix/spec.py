@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import itertools
 import os
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from instahide_bench.core.errors import ConfigError, InputFileError
 
@@ -86,7 +87,10 @@ class MatrixSpec:
             raise ConfigError("a matrix needs at least one encoder")
         if not self.attacks:
             raise ConfigError("a matrix needs at least one attack")
-        for kind, labels in (("encoder", [e.label for e in self.encoders]), ("attack", [a.label for a in self.attacks])):
+        for kind, labels in (
+            ("encoder", [e.label for e in self.encoders]),
+            ("attack", [a.label for a in self.attacks]),
+        ):
             duplicates = sorted({label for label in labels if labels.count(label) > 1})
             if duplicates:
                 raise ConfigError(f"{kind} label(s) used twice: {', '.join(duplicates)}")
@@ -94,7 +98,9 @@ class MatrixSpec:
         for attack in self.attacks:
             unknown = sorted(set(attack.only) - known)
             if unknown:
-                raise ConfigError(f"attack {attack.label!r}: 'only' names unknown encoder variant(s) {', '.join(unknown)}")
+                raise ConfigError(
+                    f"attack {attack.label!r}: 'only' names unknown encoder variant(s) {', '.join(unknown)}"
+                )
         if not self.cells():
             raise ConfigError("no attack applies to any encoder variant")
 
@@ -105,8 +111,8 @@ class MatrixSpec:
     def validate(self) -> None:
         """Check presets, attacks and every override before any work is started."""
         from instahide_bench.attacks import ATTACKS
-        from instahide_bench.encoders import get_preset
         from instahide_bench.core.config import apply_overrides
+        from instahide_bench.encoders import get_preset
 
         for encoder in self.encoders:
             get_preset(encoder.preset).build(encoder.overrides)
@@ -126,8 +132,9 @@ class MatrixSpec:
         }
 
 
-def _sweep_variants(label: str, preset: str, overrides: Mapping[str, Any], sweep: Mapping[str, Sequence[Any]],
-                    seed: int | None) -> list[EncoderVariant]:
+def _sweep_variants(
+    label: str, preset: str, overrides: Mapping[str, Any], sweep: Mapping[str, Sequence[Any]], seed: int | None
+) -> list[EncoderVariant]:
     if not sweep:
         return [EncoderVariant(label, preset, dict(overrides), seed)]
     names = list(sweep)
@@ -172,10 +179,15 @@ def spec_from_cli(
     for key, value in (attack_set or {}).items():
         attack, dot, field_name = key.partition(".")
         if not dot or attack not in per_attack:
-            raise ConfigError(f"--set-attack expects ATTACK.FIELD=VALUE for one of {', '.join(attack_names)}, got {key!r}")
+            raise ConfigError(
+                f"--set-attack expects ATTACK.FIELD=VALUE for one of {', '.join(attack_names)}, got {key!r}"
+            )
         per_attack[attack][field_name] = value
-    variants = [v for name in encoder_names
-                for v in _sweep_variants(name, name, dict(encoder_set or {}), dict(sweeps or {}), seed)]
+    variants = [
+        v
+        for name in encoder_names
+        for v in _sweep_variants(name, name, dict(encoder_set or {}), dict(sweeps or {}), seed)
+    ]
     return MatrixSpec(
         encoders=tuple(variants),
         attacks=tuple(AttackVariant(name, name, per_attack[name]) for name in attack_names),
@@ -213,8 +225,14 @@ def spec_from_dict(document: Mapping[str, Any], path: Path) -> MatrixSpec:
         only = table.get("only", [])
         if not isinstance(only, list) or not all(isinstance(name, str) for name in only):
             raise InputFileError(path, f"attacks.{label}.only must be a list of encoder labels")
-        attacks.append(AttackVariant(label, str(table.get("attack", label)),
-                                     dict(_table(table.get("set"), f"attacks.{label}.set", path)), tuple(only)))
+        attacks.append(
+            AttackVariant(
+                label,
+                str(table.get("attack", label)),
+                dict(_table(table.get("set"), f"attacks.{label}.set", path)),
+                tuple(only),
+            )
+        )
     try:
         return MatrixSpec(
             encoders=tuple(encoders),

@@ -8,4 +8,4 @@ files, cropped into SIFT-rich patches) and ``npy:FILE`` (``.npy``/``.npz`` array
 from instahide_bench.core.data.base import ImageSet
 from instahide_bench.core.data.sources import SOURCE_KINDS, DataSource, parse_source
 
-__all__ = ["ImageSet", "DataSource", "SOURCE_KINDS", "parse_source"]
+__all__ = ["SOURCE_KINDS", "DataSource", "ImageSet", "parse_source"]

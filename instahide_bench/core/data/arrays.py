@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from instahide_bench.core.errors import ConfigError, InputFileError
-from instahide_bench.core.io import load_npy, load_npz
 from instahide_bench.core.data.base import ImageSet
-from instahide_bench.core.images import check_image_shape
 from instahide_bench.core.data.sources import DataSource, Role, register_source
+from instahide_bench.core.errors import ConfigError, InputFileError
+from instahide_bench.core.images import check_image_shape
+from instahide_bench.core.io import load_npy, load_npz
 
 IMAGE_KEYS = ("images", "x")
 LABEL_KEYS = ("labels", "y")
@@ -43,8 +43,11 @@ def images_to_uint8(array: np.ndarray, path: Path) -> np.ndarray:
         if not np.all(np.isfinite(array)):
             raise InputFileError(path, "images contain NaN or infinite values")
         if array.size and (array.min() < 0 or array.max() > 1):
-            raise InputFileError(path, f"float images must lie in [0, 1], found {array.min():.3g}..{array.max():.3g} "
-                                       "(for [-1, 1] data use (x + 1) / 2)")
+            raise InputFileError(
+                path,
+                f"float images must lie in [0, 1], found {array.min():.3g}..{array.max():.3g} "
+                "(for [-1, 1] data use (x + 1) / 2)",
+            )
         return np.rint(array * 255.0).astype(np.uint8)
     raise InputFileError(path, f"images must be uint8, integer or float, found {array.dtype}")
 
@@ -68,7 +71,8 @@ def _labels_and_names(arrays: dict[str, np.ndarray], n_images: int, path: Path) 
         class_names = tuple(str(i) for i in range(n_classes))
     elif n_classes > len(class_names):
         raise InputFileError(
-            path, f"'{label_key}' uses class {n_classes - 1} but class_names has {len(class_names)} names")
+            path, f"'{label_key}' uses class {n_classes - 1} but class_names has {len(class_names)} names"
+        )
     return labels, class_names
 
 

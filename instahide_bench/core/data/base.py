@@ -15,7 +15,6 @@ from instahide_bench.core.errors import ConfigError
 from instahide_bench.core.images import IMAGE_SHAPE
 
 
-
 @dataclass(frozen=True)
 class ImageSet:
     """N images (uint8, N x 32 x 32 x 3) with labels (int64, N) and class names.

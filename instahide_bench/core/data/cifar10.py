@@ -30,12 +30,12 @@ from typing import Any
 
 import numpy as np
 
-from instahide_bench.core.errors import ConfigError, InputFileError
-from instahide_bench.core.io import atomic_path
 from instahide_bench.core.data.arrays import WholeSetSource
 from instahide_bench.core.data.base import ImageSet
-from instahide_bench.core.images import IMAGE_SHAPE
 from instahide_bench.core.data.sources import DataSource, Role, register_source
+from instahide_bench.core.errors import ConfigError, InputFileError
+from instahide_bench.core.images import IMAGE_SHAPE
+from instahide_bench.core.io import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,8 @@ def safe_unpickle(path: Path) -> Any:
         return RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
     except ForbiddenGlobalError as exc:
         raise InputFileError(
-            path, f"pickle refers to {exc}, which a CIFAR-10 file never does; refusing to load it") from None
+            path, f"pickle refers to {exc}, which a CIFAR-10 file never does; refusing to load it"
+        ) from None
     except Exception as exc:  # truncated or garbage pickles raise many different exception types
         raise InputFileError(path, f"not a readable CIFAR-10 pickle ({exc.__class__.__name__}: {exc})") from None
 
@@ -171,8 +172,14 @@ def check_split(split: str) -> None:
 
 def batch_files(batches_dir: Path, split: str) -> list[tuple[Path, int]]:
     """(file, batch number) for ``split``: each ``data_batch_N`` present (train), ``test_batch`` as 0."""
-    train = sorted(((p, int(m.group(1))) for p in batches_dir.iterdir()
-                    if (m := re.fullmatch(r"data_batch_(\d+)", p.name)) and p.is_file()), key=lambda item: item[1])
+    train = sorted(
+        (
+            (p, int(m.group(1)))
+            for p in batches_dir.iterdir()
+            if (m := re.fullmatch(r"data_batch_(\d+)", p.name)) and p.is_file()
+        ),
+        key=lambda item: item[1],
+    )
     if split in ("train", "all") and not train:
         raise InputFileError(batches_dir, "no data_batch_N files (the training split)")
     test = [(batches_dir / "test_batch", 0)]
@@ -189,8 +196,10 @@ def load_cifar10(path: str | os.PathLike[str], split: str = "train") -> ImageSet
     stride = max(_OFFICIAL_ROWS_PER_BATCH, *(len(labels) for _, labels in batches))
     # officially, test image r follows the 5 training batches (id 50000 + r) when both are loaded
     test_offset = stride * max(_OFFICIAL_TRAIN_BATCHES, *(number for _, number in files)) if split == "all" else 0
-    ids = [np.arange(len(labels)) + ((number - 1) * stride if number else test_offset)
-           for (_, labels), (_, number) in zip(batches, files, strict=True)]
+    ids = [
+        np.arange(len(labels)) + ((number - 1) * stride if number else test_offset)
+        for (_, labels), (_, number) in zip(batches, files, strict=True)
+    ]
     images = np.concatenate([images for images, _ in batches])
     labels = np.concatenate([labels for _, labels in batches])
     return ImageSet(images, labels, class_names, f"cifar10?split={split}", np.concatenate(ids).astype(np.int64))
@@ -198,7 +207,7 @@ def load_cifar10(path: str | os.PathLike[str], split: str = "train") -> ImageSet
 
 def parse_cifar10_spec(spec: str) -> tuple[str, str]:
     """``PATH`` or ``PATH?split=test`` -> (path, split)."""
-    path, sep, query = spec.rpartition("?") if "?" in spec else (spec, "", "")
+    path, _sep, query = spec.rpartition("?") if "?" in spec else (spec, "", "")
     options: dict[str, str] = {}
     for item in filter(None, query.split("&")):
         key, eq, value = item.partition("=")
@@ -286,9 +295,12 @@ def download_cifar10(dest_dir: str | os.PathLike[str], url: str = CIFAR10_URL, m
     else:
         logger.info("downloading %s to %s", url, archive)
         try:
-            with urllib.request.urlopen(url, timeout=60) as response, atomic_path(archive) as tmp:
-                with tmp.open("wb") as handle:
-                    shutil.copyfileobj(response, handle)
+            with (
+                urllib.request.urlopen(url, timeout=60) as response,
+                atomic_path(archive) as tmp,
+                tmp.open("wb") as out,
+            ):
+                shutil.copyfileobj(response, out)
         except (OSError, ValueError) as exc:  # URLError is an OSError; a malformed URL a ValueError
             raise InputFileError(url, f"download failed ({exc})") from None
         verify_archive(archive, md5)

@@ -25,21 +25,40 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from instahide_bench.core.errors import ConfigError, InputFileError
 from instahide_bench.core.data.arrays import WholeSetSource
 from instahide_bench.core.data.base import ImageSet
-from instahide_bench.core.images import IMAGE_SHAPE
-from instahide_bench.core.data.patches import CropConfig, cached_sample_patches, downscale_box, file_fingerprints, public_image_set
+from instahide_bench.core.data.patches import (
+    CropConfig,
+    cached_sample_patches,
+    downscale_box,
+    file_fingerprints,
+    public_image_set,
+)
 from instahide_bench.core.data.sources import DataSource, Role, register_source
+from instahide_bench.core.errors import ConfigError, InputFileError
+from instahide_bench.core.images import IMAGE_SHAPE
 
 logger = logging.getLogger(__name__)
 
 PRIVATE_PHOTOGRAPHS = (
-    "astronaut.png", "chelsea.png", "coffee.png", "hubble_deep_field.jpg",
-    "ihc.png", "motorcycle_left.png", "retina.jpg", "rocket.jpg",
+    "astronaut.png",
+    "chelsea.png",
+    "coffee.png",
+    "hubble_deep_field.jpg",
+    "ihc.png",
+    "motorcycle_left.png",
+    "retina.jpg",
+    "rocket.jpg",
 )
 PUBLIC_PHOTOGRAPHS = (
-    "brick.png", "camera.png", "coins.png", "grass.png", "gravel.png", "moon.png", "page.png", "text.png",
+    "brick.png",
+    "camera.png",
+    "coins.png",
+    "grass.png",
+    "gravel.png",
+    "moon.png",
+    "page.png",
+    "text.png",
 )
 
 
@@ -113,8 +132,13 @@ def embedded_private_images(config: TileConfig = TileConfig()) -> ImageSet:
     all_images, all_labels = np.concatenate(images), np.concatenate(labels)
     _, first = np.unique(all_images.reshape(len(all_images), -1), axis=0, return_index=True)
     distinct = np.sort(first)
-    return ImageSet(all_images[distinct], all_labels[distinct], tuple(p.stem for p in paths),
-                    "embedded-private", distinct.astype(np.int64))
+    return ImageSet(
+        all_images[distinct],
+        all_labels[distinct],
+        tuple(p.stem for p in paths),
+        "embedded-private",
+        distinct.astype(np.int64),
+    )
 
 
 class EmbeddedPrivateSource(WholeSetSource):
@@ -141,15 +165,20 @@ class EmbeddedPublicSource:
 
     spec = "embedded"
 
-    def __init__(self, config: CropConfig = CropConfig()) -> None:
-        self.config = config
+    def __init__(self, config: CropConfig | None = None) -> None:
+        self.config = config if config is not None else CropConfig()
 
     def load(self, count: int, seed: int) -> ImageSet:
         paths = available_photographs(PUBLIC_PHOTOGRAPHS)
         data_dir = skimage_data_dir()
         patches = cached_sample_patches(
-            paths, count, seed, self.config, namespace="embedded-public",
-            fingerprints=file_fingerprints(paths, data_dir), source=data_dir,
+            paths,
+            count,
+            seed,
+            self.config,
+            namespace="embedded-public",
+            fingerprints=file_fingerprints(paths, data_dir),
+            source=data_dir,
         )
         return public_image_set(patches, f"embedded-public({self.config.describe()})")
 

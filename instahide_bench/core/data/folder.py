@@ -18,10 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from instahide_bench.core.errors import ConfigError, InputFileError
 from instahide_bench.core.data.base import ImageSet
-from instahide_bench.core.data.patches import CropConfig, Patches, cached_sample_patches, file_fingerprints, public_image_set
+from instahide_bench.core.data.patches import (
+    CropConfig,
+    Patches,
+    cached_sample_patches,
+    file_fingerprints,
+    public_image_set,
+)
 from instahide_bench.core.data.sources import DataSource, Role, register_source
+from instahide_bench.core.errors import ConfigError, InputFileError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
 TOP_LEVEL_CLASS = "images"
@@ -36,8 +42,11 @@ def list_image_files(root: Path) -> list[Path]:
     found = []
     for directory, subdirs, files in os.walk(root):
         subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-        found.extend(Path(directory, name) for name in sorted(files)
-                     if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES)
+        found.extend(
+            Path(directory, name)
+            for name in sorted(files)
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES
+        )
     if not found:
         raise InputFileError(root, "no JPEG/PNG images found (searched recursively)")
     return found
@@ -52,17 +61,22 @@ def class_of(path: Path, root: Path) -> str:
 class FolderSource:
     """``count`` patches of the photographs below ``root``, deterministic in ``seed``, cached on disk."""
 
-    def __init__(self, root: str | os.PathLike[str], role: Role, config: CropConfig = CropConfig()) -> None:
+    def __init__(self, root: str | os.PathLike[str], role: Role, config: CropConfig | None = None) -> None:
         self.root = Path(root)
         self.role = role
-        self.config = config
+        self.config = config if config is not None else CropConfig()
         self.spec = f"folder:{os.fspath(root)}"
 
     def load(self, count: int, seed: int) -> ImageSet:
         files = list_image_files(self.root)
         patches = cached_sample_patches(
-            files, count, seed, self.config, namespace="folder",
-            fingerprints=file_fingerprints(files, self.root), source=self.root,
+            files,
+            count,
+            seed,
+            self.config,
+            namespace="folder",
+            fingerprints=file_fingerprints(files, self.root),
+            source=self.root,
         )
         origin = f"folder({self.config.describe()})"
         if self.role == "public":

@@ -34,11 +34,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from instahide_bench.core.data.base import ImageSet
 from instahide_bench.core.errors import ConfigError, InputFileError
+from instahide_bench.core.images import IMAGE_SHAPE
 from instahide_bench.core.io import load_npz, save_npz_atomic
 from instahide_bench.core.progress import progress
-from instahide_bench.core.data.base import ImageSet
-from instahide_bench.core.images import IMAGE_SHAPE
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +92,10 @@ class CropConfig:
 
     def describe(self) -> str:
         """Short public description for ``ImageSet.origin`` (no paths, no seed)."""
-        return (f"sift>{self.min_keypoints}@{self.working_short_side}px,"
-                f"crops {self.min_crop_fraction:g}-{self.max_crop_fraction:g}")
+        return (
+            f"sift>{self.min_keypoints}@{self.working_short_side}px,"
+            f"crops {self.min_crop_fraction:g}-{self.max_crop_fraction:g}"
+        )
 
     def cache_fields(self) -> dict[str, object]:
         """The fields that determine the output (``workers`` does not)."""
@@ -130,8 +132,13 @@ class Patches:
 
     @classmethod
     def empty(cls) -> Patches:
-        return cls(np.zeros((0, *IMAGE_SHAPE), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64),
-                   np.zeros((0, 3), np.int64), np.zeros(0, np.int64))
+        return cls(
+            np.zeros((0, *IMAGE_SHAPE), np.uint8),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            np.zeros((0, 3), np.int64),
+            np.zeros(0, np.int64),
+        )
 
     def head(self, count: int) -> Patches:
         return Patches(**{name: getattr(self, name)[:count] for name in _PATCH_ARRAYS})
@@ -202,8 +209,9 @@ def count_keypoints_in_boxes(keypoints: np.ndarray, shape: tuple[int, int], boxe
     return table[bottom, right] - table[top, right] - table[bottom, left] + table[top, left]
 
 
-def draw_candidate_boxes(rng: np.random.Generator, count: int, shape: tuple[int, int],
-                         config: CropConfig) -> np.ndarray:
+def draw_candidate_boxes(
+    rng: np.random.Generator, count: int, shape: tuple[int, int], config: CropConfig
+) -> np.ndarray:
     """``count`` random square boxes (top, left, side) inside an image of ``shape``.
 
     Candidate j uses the j-th row of one (count x 3) uniform draw, so it is the same box
@@ -269,16 +277,22 @@ def _patches_from_image(task: _ImageTask) -> _ImageResult:
     counts = count_keypoints_in_boxes(keypoints, shape, boxes)
     passing = np.flatnonzero(counts > task.config.min_keypoints)
     candidates = _Candidates(passing.astype(np.int64), boxes[passing], counts[passing].astype(np.int64))
-    return _ImageResult(task.file_index, _cut_patches(image, task.file_index, candidates[: task.quota]),
-                        candidates[task.quota:])
+    return _ImageResult(
+        task.file_index, _cut_patches(image, task.file_index, candidates[: task.quota]), candidates[task.quota :]
+    )
 
 
 def _cut_patches(image: Image.Image, file_index: int, candidates: _Candidates) -> Patches:
     if not len(candidates):
         return Patches.empty()
     images = np.stack([_resize_box(image, box) for box in candidates.boxes])
-    return Patches(images, np.full(len(candidates), file_index, np.int64), candidates.index,
-                   candidates.boxes.reshape(-1, 3), candidates.counts)
+    return Patches(
+        images,
+        np.full(len(candidates), file_index, np.int64),
+        candidates.index,
+        candidates.boxes.reshape(-1, 3),
+        candidates.counts,
+    )
 
 
 def _resize_box(image: Image.Image, box: np.ndarray) -> np.ndarray:
@@ -327,8 +341,10 @@ def _run_in_pool(task_iter: Iterator[_ImageTask], workers: int) -> Iterator[_Ima
             pending.popleft()
             yield result
     except BrokenProcessPool:
-        logger.warning("SIFT worker processes failed (a script that uses worker processes needs "
-                       "`if __name__ == \"__main__\":`); continuing in this process")
+        logger.warning(
+            "SIFT worker processes failed (a script that uses worker processes needs "
+            '`if __name__ == "__main__":`); continuing in this process'
+        )
         task_iter = itertools.chain([task for task, _ in pending], unsubmitted, task_iter)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -392,8 +408,9 @@ def sample_patches(
     return Patches.concatenate(parts).head(count)
 
 
-def _top_up(paths: Sequence[str | os.PathLike[str]], visited: list[_ImageResult], missing: int,
-            config: CropConfig) -> list[Patches]:
+def _top_up(
+    paths: Sequence[str | os.PathLike[str]], visited: list[_ImageResult], missing: int, config: CropConfig
+) -> list[Patches]:
     """Second pass: cut the spare passing crops of the visited images, in visiting order."""
     extra = []
     for result in visited:
@@ -428,7 +445,11 @@ def file_fingerprints(paths: Sequence[Path], relative_to: Path) -> list[list[obj
 
 
 def patch_cache_key(
-    namespace: str, fingerprints: Sequence[Sequence[object]], count: int, seed: int, config: CropConfig,
+    namespace: str,
+    fingerprints: Sequence[Sequence[object]],
+    count: int,
+    seed: int,
+    config: CropConfig,
     extra: Mapping[str, object] | None = None,
 ) -> str:
     """Hash of everything that decides a patch pool, including the library versions that compute it."""
@@ -438,8 +459,13 @@ def patch_cache_key(
     import skimage
 
     material = {
-        "format": CACHE_FORMAT_VERSION, "namespace": namespace, "files": [list(f) for f in fingerprints],
-        "count": count, "seed": seed, "config": config.cache_fields(), "extra": dict(extra or {}),
+        "format": CACHE_FORMAT_VERSION,
+        "namespace": namespace,
+        "files": [list(f) for f in fingerprints],
+        "count": count,
+        "seed": seed,
+        "config": config.cache_fields(),
+        "extra": dict(extra or {}),
         "versions": {"skimage": skimage.__version__, "pillow": PIL.__version__, "numpy": np.__version__},
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
@@ -482,8 +508,11 @@ def _read_cache(cache_file: Path, count: int) -> Patches | None:
     except (InputFileError, KeyError) as exc:
         logger.warning("ignoring damaged patch cache %s (%s)", cache_file, exc)
         return None
-    if (patches.images.dtype != np.uint8 or patches.images.shape != (count, *IMAGE_SHAPE)
-            or any(getattr(patches, name).shape[0] != count for name in _PATCH_ARRAYS)):
+    if (
+        patches.images.dtype != np.uint8
+        or patches.images.shape != (count, *IMAGE_SHAPE)
+        or any(getattr(patches, name).shape[0] != count for name in _PATCH_ARRAYS)
+    ):
         logger.warning("ignoring damaged patch cache %s (unexpected array shapes)", cache_file)
         return None
     return patches

@@ -10,8 +10,8 @@ import os
 from collections.abc import Callable
 from typing import Literal, Protocol
 
-from instahide_bench.core.errors import ConfigError
 from instahide_bench.core.data.base import ImageSet
+from instahide_bench.core.errors import ConfigError
 
 Role = Literal["private", "public"]
 
@@ -28,7 +28,9 @@ class DataSource(Protocol):
 SOURCE_KINDS: dict[str, Callable[[str | None, Role], DataSource]] = {}
 
 
-def register_source(kind: str) -> Callable[[Callable[[str | None, Role], DataSource]], Callable[[str | None, Role], DataSource]]:
+def register_source(
+    kind: str,
+) -> Callable[[Callable[[str | None, Role], DataSource]], Callable[[str | None, Role], DataSource]]:
     def decorate(factory: Callable[[str | None, Role], DataSource]) -> Callable[[str | None, Role], DataSource]:
         SOURCE_KINDS[kind] = factory
         return factory
@@ -42,7 +44,10 @@ def parse_source(spec: str, role: Role) -> DataSource:
     kind, sep, path = spec.partition(":")
     kind = kind.strip().lower()
     if kind not in SOURCE_KINDS:
-        raise ConfigError(f"unknown data source {spec!r}; use one of: " + ", ".join(f"{k}:PATH" if k != "embedded" else k for k in SOURCE_KINDS))
+        raise ConfigError(
+            f"unknown data source {spec!r}; use one of: "
+            + ", ".join(f"{k}:PATH" if k != "embedded" else k for k in SOURCE_KINDS)
+        )
     return SOURCE_KINDS[kind](path if sep else None, role)
 
 

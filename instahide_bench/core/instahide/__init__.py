@@ -15,5 +15,18 @@ from instahide_bench.core.instahide.scheme import (
     required_public,
 )
 
-__all__ = ["RNG_KINDS", "EncoderRNG", "EpochPlan", "InstaHideConfig", "LegacySeededRNG", "SecureRNG", "encode",
-           "fresh_seed", "make_rng", "mix", "mixed_labels", "plan_epochs", "required_public"]
+__all__ = [
+    "RNG_KINDS",
+    "EncoderRNG",
+    "EpochPlan",
+    "InstaHideConfig",
+    "LegacySeededRNG",
+    "SecureRNG",
+    "encode",
+    "fresh_seed",
+    "make_rng",
+    "mix",
+    "mixed_labels",
+    "plan_epochs",
+    "required_public",
+]

@@ -13,19 +13,21 @@ from types import MappingProxyType
 from typing import Any
 
 #: Public parameters of the 2020 release, keyed like :class:`~instahide_bench.core.instahide.InstaHideConfig`.
-RELEASE_2020: MappingProxyType[str, Any] = MappingProxyType({
-    "mode": "cross",
-    "k": 6,
-    "private_slots": 2,
-    "upper": 0.65,
-    "dom": 0.3,
-    "T": 50,
-    "n": 100,
-    "pixels": "[-1,1]",
-    "mask": True,
-    "rng": "legacy-seeded",
-    "seed_bits": 32,
-})
+RELEASE_2020: MappingProxyType[str, Any] = MappingProxyType(
+    {
+        "mode": "cross",
+        "k": 6,
+        "private_slots": 2,
+        "upper": 0.65,
+        "dom": 0.3,
+        "T": 50,
+        "n": 100,
+        "pixels": "[-1,1]",
+        "mask": True,
+        "rng": "legacy-seeded",
+        "seed_bits": 32,
+    }
+)
 #: Rows of the released ``encryption.npy`` (n x T).
 RELEASE_2020_ROWS: int = RELEASE_2020["n"] * RELEASE_2020["T"]
 

@@ -31,10 +31,10 @@ from instahide_bench.core.challenge import ChallengeKey, EncodedChallenge
 from instahide_bench.core.config import param
 from instahide_bench.core.data.base import ImageSet
 from instahide_bench.core.errors import ConfigError
-from instahide_bench.core.pixels import PIXEL_SPACES, get_pixel_space
-from instahide_bench.core.progress import progress
 from instahide_bench.core.instahide.release2020 import RELEASE_2020
 from instahide_bench.core.instahide.rng import RNG_KINDS, EncoderRNG, fresh_seed, make_rng
+from instahide_bench.core.pixels import PIXEL_SPACES, get_pixel_space
+from instahide_bench.core.progress import progress
 
 logger = logging.getLogger(__name__)
 
@@ -48,18 +48,30 @@ class InstaHideConfig:
     The defaults are the 2020 challenge's published recipe (:data:`.release2020.RELEASE_2020`).
     """
 
-    mode: Literal["cross", "inside"] = param(_R["mode"], "cross: public images fill the slots after the private ones; inside: every slot is private")
+    mode: Literal["cross", "inside"] = param(
+        _R["mode"], "cross: public images fill the slots after the private ones; inside: every slot is private"
+    )
     k: int = param(_R["k"], "images mixed into each encryption")
-    private_slots: int = param(_R["private_slots"], "private images per encryption (cross-dataset; inside-dataset uses all k)")
+    private_slots: int = param(
+        _R["private_slots"], "private images per encryption (cross-dataset; inside-dataset uses all k)"
+    )
     upper: float = param(_R["upper"], "largest coefficient allowed; rows above are redrawn")
-    dom: float | None = param(_R["dom"], "cross-dataset: smallest total weight of the two private images; None disables")
+    dom: float | None = param(
+        _R["dom"], "cross-dataset: smallest total weight of the two private images; None disables"
+    )
     T: int = param(_R["T"], "encryptions per private image (epochs)")
     n: int = param(_R["n"], "private images")
     pool_size: int = param(5000, "public pool size P (cross-dataset, public_reuse=epoch)")
-    public_reuse: Literal["epoch", "fresh"] = param("epoch", "epoch: the first n of a fresh pool permutation per epoch, each used k-2 times; fresh: a new patch for every public slot")
+    public_reuse: Literal["epoch", "fresh"] = param(
+        "epoch",
+        "epoch: the first n of a fresh pool permutation per epoch, each used k-2 times; "
+        "fresh: a new patch for every public slot",
+    )
     pixels: str = param(_R["pixels"], "pixel space: " + ", ".join(PIXEL_SPACES))
     mask: bool = param(_R["mask"], "apply the random +-1 sign mask (per pixel and channel)")
-    rng: Literal["legacy-seeded", "secure"] = param(_R["rng"], "legacy-seeded: numpy RandomState + torch Generator from one seed; secure: OS entropy")
+    rng: Literal["legacy-seeded", "secure"] = param(
+        _R["rng"], "legacy-seeded: numpy RandomState + torch Generator from one seed; secure: OS entropy"
+    )
     seed_bits: int = param(_R["seed_bits"], "legacy-seeded: bits of the seed drawn when none is given")
 
     @property
@@ -87,8 +99,15 @@ class InstaHideConfig:
             raise ConfigError(f"dom must lie in [0, 1], got {self.dom}")
         if self.n < 2 or self.T < 1:
             raise ConfigError(f"need n >= 2 and T >= 1, got n={self.n}, T={self.T}")
-        if self.mode == "cross" and self.public_reuse == "epoch" and self.slots_private < self.k and self.pool_size < self.n:
-            raise ConfigError(f"pool_size={self.pool_size} must be at least n={self.n} (each epoch takes n pool images)")
+        if (
+            self.mode == "cross"
+            and self.public_reuse == "epoch"
+            and self.slots_private < self.k
+            and self.pool_size < self.n
+        ):
+            raise ConfigError(
+                f"pool_size={self.pool_size} must be at least n={self.n} (each epoch takes n pool images)"
+            )
         if self.pixels not in PIXEL_SPACES:
             raise ConfigError(f"unknown pixels {self.pixels!r}; known: {', '.join(PIXEL_SPACES)}")
         if self.rng not in RNG_KINDS:
@@ -192,8 +211,15 @@ def required_public(cfg: InstaHideConfig) -> int:
     return cfg.pool_size if cfg.public_reuse == "epoch" else cfg.num_rows * public_slots
 
 
-def encode(cfg: InstaHideConfig, private: ImageSet, public: ImageSet | None, *, seed: int | None,
-           encoder: str, encoder_version: str) -> EncodedChallenge:
+def encode(
+    cfg: InstaHideConfig,
+    private: ImageSet,
+    public: ImageSet | None,
+    *,
+    seed: int | None,
+    encoder: str,
+    encoder_version: str,
+) -> EncodedChallenge:
     """Encrypt the ``n`` private images ``T`` times each; see the module docstring for the draw order.
 
     ``encoder`` and ``encoder_version`` name the plugin that asked, for the challenge's metadata.
@@ -223,7 +249,8 @@ def encode(cfg: InstaHideConfig, private: ImageSet, public: ImageSet | None, *, 
         private_labels=private.labels,
         private_index=np.concatenate([plan.private for _, _, plan in epochs]),
         coefficients=np.concatenate([plan.coefficients for _, _, plan in epochs]),
-        public_index=np.concatenate([plan.public for _, _, plan in epochs]) if needed_public
+        public_index=np.concatenate([plan.public for _, _, plan in epochs])
+        if needed_public
         else np.full((cfg.num_rows, 0), -1, dtype=np.int64),
         epoch=np.repeat(np.arange(cfg.T, dtype=np.int64), n),
         seed=seed,

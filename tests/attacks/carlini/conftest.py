@@ -28,8 +28,15 @@ SMALL = {"n": 20, "T": 20, "pool_size": 200}
 SEED = 11
 #: Cheap whole-attack settings (in-process ~7-9 s on one thread; a run with the defaults but
 #: aux_images=12 reaches about the same Max_SSIM in ~13 s).
-FAST = {"aux_images": 10, "aux_T": 10, "em_iterations": 10, "refine_rounds": 1, "threads": 1,
-        "colour_steps": 100, "colour_width": 16}
+FAST = {
+    "aux_images": 10,
+    "aux_T": 10,
+    "em_iterations": 10,
+    "refine_rounds": 1,
+    "threads": 1,
+    "colour_steps": 100,
+    "colour_width": 16,
+}
 #: The auxiliary simulations the stage tests learn from: 12 embedded tiles x 20 epochs each.
 AUX_IMAGES, AUX_T = 12, 20
 
@@ -77,8 +84,9 @@ def true_slots(small_encoded: EncodedChallenge, facts: Facts) -> np.ndarray:
 def simulations(small_encoded: EncodedChallenge) -> list[Simulation]:
     """Two simulations the way the attack makes them: from challenge.json's public params only."""
     params = small_encoded.public_view().meta.params
-    return [simulate_from_sources(params, "embedded", "embedded", AUX_IMAGES, AUX_T, seed=index + 1)
-            for index in range(2)]
+    return [
+        simulate_from_sources(params, "embedded", "embedded", AUX_IMAGES, AUX_T, seed=index + 1) for index in range(2)
+    ]
 
 
 @pytest.fixture(scope="package")
@@ -92,8 +100,11 @@ def mixtures_from_key(key: ChallengeKey) -> np.ndarray:
     private_slots = key.private_index.shape[1]
     mixture = np.zeros(key.private[key.private_index[:, 0]].shape)
     for slot in range(lam.shape[1]):
-        source = (key.private[key.private_index[:, slot]] if slot < private_slots
-                  else key.public[key.public_index[:, slot - private_slots]])
+        source = (
+            key.private[key.private_index[:, slot]]
+            if slot < private_slots
+            else key.public[key.public_index[:, slot - private_slots]]
+        )
         mixture += lam[:, slot, None, None, None] * source
     return mixture
 
@@ -103,8 +114,10 @@ def true_reconstruction(key: ChallengeKey, public_weight: np.ndarray) -> Reconst
     image (weighted by each row's public weight) and each row's public-noise variance around it."""
     private_slots = 2
     lam = key.coefficients.astype(np.float64)
-    public_part = sum(lam[:, private_slots + s, None, None, None] * key.public[key.public_index[:, s]]
-                      for s in range(lam.shape[1] - private_slots))
+    public_part = sum(
+        lam[:, private_slots + s, None, None, None] * key.public[key.public_index[:, s]]
+        for s in range(lam.shape[1] - private_slots)
+    )
     mean = public_part.sum(axis=0) / public_weight.sum()
     variance = ((public_part - public_weight[:, None, None, None] * mean) ** 2).reshape(len(lam), -1).mean(axis=1)
     return Reconstruction(key.private.astype(np.float32), mean.astype(np.float32), variance[:, None], 0.0)

@@ -24,11 +24,14 @@ from instahide_bench.core.challenge import EncodedChallenge
 from tests.attacks.carlini.conftest import random_within_class, slots_right, true_reconstruction
 
 
-@pytest.mark.parametrize(("slots", "images", "groups", "capacity"), [
-    (40, 5, np.repeat(np.arange(4), 10), 2),  # 4 epochs of 10 slots: two slots per image and epoch
-    (40, 5, None, 8),  # one group: 2T = 8 slots per image
-    (11, 3, None, 4),  # uneven: ceil(11 / 3)
-])
+@pytest.mark.parametrize(
+    ("slots", "images", "groups", "capacity"),
+    [
+        (40, 5, np.repeat(np.arange(4), 10), 2),  # 4 epochs of 10 slots: two slots per image and epoch
+        (40, 5, None, 8),  # one group: 2T = 8 slots per image
+        (11, 3, None, 4),  # uneven: ceil(11 / 3)
+    ],
+)
 def test_match_respects_capacities(slots: int, images: int, groups: np.ndarray | None, capacity: int) -> None:
     scores = np.random.default_rng(slots).standard_normal((slots, images))
     scores[:, 0] += 5.0  # every slot prefers image 0: only the capacity stops them
@@ -40,13 +43,16 @@ def test_match_respects_capacities(slots: int, images: int, groups: np.ndarray |
 
 def test_match_is_the_best_assignment_within_capacity() -> None:
     scores = np.random.default_rng(7).standard_normal((6, 3))
-    best = max((c for c in itertools.product(range(3), repeat=6) if max(np.bincount(c, minlength=3)) <= 2),
-               key=lambda c: scores[np.arange(6), list(c)].sum())
+    best = max(
+        (c for c in itertools.product(range(3), repeat=6) if max(np.bincount(c, minlength=3)) <= 2),
+        key=lambda c: scores[np.arange(6), list(c)].sum(),
+    )
     assert match(scores, None).tolist() == list(best)
 
 
-def test_reassign_with_the_true_images_finds_most_slots(small_encoded: EncodedChallenge, facts: Facts,
-                                                        true_slots: np.ndarray) -> None:
+def test_reassign_with_the_true_images_finds_most_slots(
+    small_encoded: EncodedChallenge, facts: Facts, true_slots: np.ndarray
+) -> None:
     key = small_encoded.key
     truth = true_reconstruction(key, facts.structure.public_weight)
     image_class = key.private_labels  # image ids are the key's here, so "right" needs no mapping
@@ -63,8 +69,12 @@ def test_reassign_with_the_true_images_finds_most_slots(small_encoded: EncodedCh
     epoch = facts.slots.row // facts.epoch_rows
     assert max(np.bincount(new[epoch == e]).max() for e in np.unique(epoch)) <= 2
     # from the true assignment, the scores keep nearly every slot (measured 0.965)
-    kept = reassign(score_slots(magnitudes, facts.slots, true_slots, truth, facts.structure.public_weight, image_class),
-                    facts.slots, true_slots, facts.epoch_rows)
+    kept = reassign(
+        score_slots(magnitudes, facts.slots, true_slots, truth, facts.structure.public_weight, image_class),
+        facts.slots,
+        true_slots,
+        facts.epoch_rows,
+    )
     assert slots_right(kept, facts, key).mean() > 0.9
 
 
@@ -80,15 +90,19 @@ def test_folded_mean_is_the_mean_magnitude() -> None:
 
 def test_confidence_and_the_slot_each_row_shows() -> None:
     slots = Slots(np.repeat(np.arange(2), 2), np.array([0, 1, 0, 1]), np.full(4, 0.3), 2)
-    scores = [ClassScores(np.array([0, 2]), np.array([0, 1]), np.array([[0.9, 0.1], [0.5, 0.45]], np.float32)),
-              ClassScores(np.array([1, 3]), np.array([2]), np.array([[0.3], [0.2]], np.float32))]
+    scores = [
+        ClassScores(np.array([0, 2]), np.array([0, 1]), np.array([[0.9, 0.1], [0.5, 0.45]], np.float32)),
+        ClassScores(np.array([1, 3]), np.array([2]), np.array([[0.3], [0.2]], np.float32)),
+    ]
     margin = confidence(scores, 4)
     np.testing.assert_allclose(margin, [0.8, np.inf, 0.05, np.inf], rtol=1e-5)  # a lone candidate is certain
     assert decryption_slots(slots, np.array([0.8, 0.1, 0.05, 0.2])).tolist() == [0, 3]
 
 
 def test_confidence_of_the_assigned_image_goes_negative_when_matching_overrode_it() -> None:
-    scores = [ClassScores(np.array([0, 2]), np.array([5, 6, 7]), np.array([[0.9, 0.1, 0.3], [0.2, 0.6, 0.5]], np.float32))]
+    scores = [
+        ClassScores(np.array([0, 2]), np.array([5, 6, 7]), np.array([[0.9, 0.1, 0.3], [0.2, 0.6, 0.5]], np.float32))
+    ]
     slot_image = np.array([6, -1, 7, -1])  # slot 0 was moved off its favourite (5), slot 2 holds its runner-up
     margin = confidence(scores, 4, slot_image)
     np.testing.assert_allclose(margin[[0, 2]], [0.1 - 0.9, 0.5 - 0.6], rtol=1e-5)

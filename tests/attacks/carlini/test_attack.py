@@ -13,11 +13,11 @@ import pytest
 
 from instahide_bench.attacks import ATTACKS, AttackContext
 from instahide_bench.attacks.carlini.attack import CarliniGraphAttack, CarliniGraphConfig, Facts, read_facts
-from instahide_bench.core.challenge import EncodedChallenge, load_challenge, load_key
 from instahide_bench.benchmark.cli import main
+from instahide_bench.benchmark.runner import run_attack
+from instahide_bench.core.challenge import EncodedChallenge, load_challenge, load_key
 from instahide_bench.core.config import apply_overrides
 from instahide_bench.core.errors import ConfigError
-from instahide_bench.benchmark.runner import run_attack
 from instahide_bench.core.scoring import score_decryption
 from tests.attacks.carlini.conftest import FAST, SMALL
 from tests.conftest import tiny_encoded
@@ -30,10 +30,20 @@ def test_registered() -> None:
     assert ATTACKS.get("carlini-graph") is CarliniGraphAttack and CarliniGraphAttack.Config is CarliniGraphConfig
 
 
-@pytest.mark.parametrize("overrides", [
-    {"aux_images": 1}, {"aux_T": 1}, {"neighbours": 0}, {"block_rows": 0}, {"refine_rounds": -1},
-    {"em_iterations": 0}, {"embedding_dim": -1}, {"adam_steps": -1}, {"threads": 0},
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"aux_images": 1},
+        {"aux_T": 1},
+        {"neighbours": 0},
+        {"block_rows": 0},
+        {"refine_rounds": -1},
+        {"em_iterations": 0},
+        {"embedding_dim": -1},
+        {"adam_steps": -1},
+        {"threads": 0},
+    ],
+)
 def test_bad_config_is_refused(overrides: dict[str, int]) -> None:
     config = apply_overrides(CarliniGraphConfig(), overrides)
     with pytest.raises(ConfigError):
@@ -54,8 +64,9 @@ def test_facts_come_from_the_public_files(small_encoded: EncodedChallenge, facts
     assert len(facts.slots) == 2 * small_encoded.encryption.shape[0] and facts.slots.per_row == 2
     # the class sizes read from label.npy are the key's (evaluation)
     assert facts.class_sizes.tolist() == np.bincount(key.private_labels, minlength=len(facts.class_sizes)).tolist()
-    np.testing.assert_allclose(facts.slots.weight.reshape(-1, 2).sum(axis=1), key.coefficients[:, :2].sum(axis=1),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        facts.slots.weight.reshape(-1, 2).sum(axis=1), key.coefficients[:, :2].sum(axis=1), atol=1e-5
+    )
     no_epochs = read_facts(small_encoded.public_view(), CarliniGraphConfig(epoch_structure=False))
     assert no_epochs.epoch_rows is None
     assert read_facts(small_encoded.public_view(), CarliniGraphConfig(num_private=19)).epoch_rows is None  # 400 != 19 T
@@ -71,12 +82,15 @@ def test_unpublished_n_needs_the_config(small_encoded: EncodedChallenge) -> None
     assert (facts.num_private, facts.T, facts.epoch_rows) == (SMALL["n"], SMALL["T"], SMALL["n"])
 
 
-@pytest.mark.parametrize(("preset", "overrides"), [
-    ("mixup", {}),  # inside-dataset, k = 4 private slots
-    ("mixup", {"k": 2}),  # inside-dataset with two slots: still not the cross-dataset structure
-    ("instahide-inside", {}),
-    ("challenge-2020", {"private_slots": 3}),  # cross-dataset, three private slots
-])
+@pytest.mark.parametrize(
+    ("preset", "overrides"),
+    [
+        ("mixup", {}),  # inside-dataset, k = 4 private slots
+        ("mixup", {"k": 2}),  # inside-dataset with two slots: still not the cross-dataset structure
+        ("instahide-inside", {}),
+        ("challenge-2020", {"private_slots": 3}),  # cross-dataset, three private slots
+    ],
+)
 def test_other_challenge_structures_are_refused_up_front(preset: str, overrides: dict[str, int]) -> None:
     public = tiny_encoded(preset, seed=3, **overrides).public_view()
     message = "carlini-graph attacks cross-dataset InstaHide with two private slots per row"
@@ -92,21 +106,35 @@ def test_no_attack_module_imports_the_key_helpers() -> None:
         if path.name == "truth.py":
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        imported = {alias.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
-                    for alias in node.names}
+        imported = {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Import, ast.ImportFrom))
+            for alias in node.names
+        }
         modules = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
         assert "truth" not in imported and not any(m == "truth" or m.endswith(".truth") for m in modules), path.name
         assert not imported & {"load_key", "ChallengeKey", "EncodedChallenge"}, path.name
 
 
-def test_end_to_end_isolated_scored_and_resumed(small_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture,
-                                                capfd: pytest.CaptureFixture[str]) -> None:
+def test_end_to_end_isolated_scored_and_resumed(
+    small_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
     """``instahide-bench attack carlini-graph`` in the runner's child, whose audit hook makes any
     access to the challenge's key/ fail the run; then ``--resume`` from the stage cache."""
     caplog.set_level(logging.INFO)  # the child logs at the parent's level: its stage messages are checked below
     out = tmp_path / "out"
-    command = ["attack", "carlini-graph", "--challenge", str(small_dir), "--out", str(out), "--device", "cpu",
-               *[f"--set={name}={value}" for name, value in FAST.items()]]
+    command = [
+        "attack",
+        "carlini-graph",
+        "--challenge",
+        str(small_dir),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        *[f"--set={name}={value}" for name, value in FAST.items()],
+    ]
     key_files = {path: (path.stat().st_mtime_ns, path.stat().st_size) for path in (small_dir / "key").iterdir()}
     assert main(command) == 0
     first = json.loads((out / "run.json").read_text())
@@ -140,8 +168,9 @@ def test_end_to_end_isolated_scored_and_resumed(small_dir: Path, tmp_path: Path,
 
 
 @pytest.mark.slow
-def test_default_settings_on_the_small_challenge(small_encoded: EncodedChallenge, facts: Facts,
-                                                 true_slots: np.ndarray) -> None:
+def test_default_settings_on_the_small_challenge(
+    small_encoded: EncodedChallenge, facts: Facts, true_slots: np.ndarray
+) -> None:
     """The defaults (100 auxiliary images, 4 refinement rounds), in process, judged stage by stage (~110 s)."""
     from instahide_bench.attacks.carlini.truth import assignment_quality, image_ssim, majority_map
 

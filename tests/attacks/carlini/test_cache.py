@@ -68,8 +68,9 @@ def test_a_damaged_entry_is_recomputed(tmp_path: Path, damaged: str, how: str) -
     assert run(tmp_path, "k1", stage) == 2.0 and stage.calls == 2  # and stored again, whole
 
 
-def test_an_interrupted_write_never_pairs_an_output_with_another_key(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_interrupted_write_never_pairs_an_output_with_another_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Killed between writing output.npz and fingerprint.json (a time limit, say): the previous
     key must not vouch for the new output."""
     stage = Stage()

@@ -39,8 +39,9 @@ def test_planted_groups_are_found() -> None:
     assert set(within.nodes) == set(range(12)) and all(u < 12 and v < 12 for u, v in within.edges)
 
 
-def test_small_challenge_is_clustered_far_above_chance(small_encoded: EncodedChallenge, facts: Facts,
-                                                      embedding: Embedding, true_slots: np.ndarray) -> None:
+def test_small_challenge_is_clustered_far_above_chance(
+    small_encoded: EncodedChallenge, facts: Facts, embedding: Embedding, true_slots: np.ndarray
+) -> None:
     challenge = small_encoded.public_view()
     graph = neighbour_graph(embedding.features(magnitude(challenge.encryption)), class_presence(challenge.labels), 64)
     clustering = cluster_all(graph, facts.slots, facts.class_sizes, seed=0)

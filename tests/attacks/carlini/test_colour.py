@@ -21,7 +21,7 @@ def _ssim(images: np.ndarray, truth: np.ndarray) -> float:
 def _degrade(images: np.ndarray, seed: int) -> np.ndarray:
     """What the reconstruction's errors look like: shrunk contrast, a lifted level, isolated wrong-sign pixels."""
     rng = np.random.default_rng(seed)
-    flipped = rng.random(images.shape[:3] + (1,)) < 0.04
+    flipped = rng.random((*images.shape[:3], 1)) < 0.04
     return np.where(flipped, -images, 0.8 * images + 0.1).astype(np.float32)
 
 
@@ -35,8 +35,9 @@ def test_starts_as_the_identity(small_encoded: EncodedChallenge) -> None:
 def test_learns_a_reconstruction_like_distortion_that_generalises(small_encoded: EncodedChallenge) -> None:
     truth = small_encoded.key.private
     train, others = truth[:12], truth[12:]
-    correction = ColourCorrection.from_arrays(fit_colour(_degrade(train, 0), train, PIXELS, steps=150, seed=0,
-                                                         **TINY).to_arrays())
+    correction = ColourCorrection.from_arrays(
+        fit_colour(_degrade(train, 0), train, PIXELS, steps=150, seed=0, **TINY).to_arrays()
+    )
     distorted = _degrade(others, 1)
     before, after = _ssim(distorted, others), _ssim(correction.apply(distorted, PIXELS), others)
     assert correction.validation_after > correction.validation_before

@@ -53,7 +53,9 @@ def test_zca_kernel_whitens_correlated_smooth_noise() -> None:
     rng = np.random.default_rng(2)
     white = rng.standard_normal((64, 32, 32, 1)).astype(np.float32)
     smooth = white + np.roll(white, 1, axis=1) + np.roll(white, 1, axis=2)  # spatially correlated
-    images = np.concatenate([smooth, 0.8 * smooth + 0.2 * rng.standard_normal(smooth.shape)], axis=3)  # and across channels
+    images = np.concatenate(
+        [smooth, 0.8 * smooth + 0.2 * rng.standard_normal(smooth.shape)], axis=3
+    )  # and across channels
     images = np.concatenate([images, rng.standard_normal(smooth.shape)], axis=3).astype(np.float32)
     kernel = zca_kernel(images, size=5, samples=50_000)
     assert kernel.shape == (3, 3, 5, 5)

@@ -25,8 +25,9 @@ def test_pair_auc_on_a_held_out_simulation(simulations: list[Simulation], embedd
     chance = pair_auc(np.random.default_rng(0).standard_normal((held_out.num_rows, 64)).astype(np.float32), held_out)
     assert abs(chance - 0.5) < 0.03  # measured 0.506: random features are at chance
     restored = Embedding.from_arrays(embedding.to_arrays())
-    np.testing.assert_array_equal(restored.features(magnitude(held_out.encryption[:5])),
-                                  embedding.features(magnitude(held_out.encryption[:5])))
+    np.testing.assert_array_equal(
+        restored.features(magnitude(held_out.encryption[:5])), embedding.features(magnitude(held_out.encryption[:5]))
+    )
 
 
 def planted_simulation(seed: int, images: int = 30, per_image: int = 8) -> Simulation:
@@ -36,11 +37,20 @@ def planted_simulation(seed: int, images: int = 30, per_image: int = 8) -> Simul
     nuisance = np.random.default_rng(98).standard_normal((6, 48))
     owner = np.repeat(np.arange(images), per_image)
     rows = len(owner)
-    flat = (20 + rng.standard_normal((images, 3))[owner] @ shared + 4 * rng.standard_normal((rows, 6)) @ nuisance
-            + 0.3 * rng.standard_normal((rows, 48)))
-    return Simulation(flat.reshape(rows, 4, 4, 3).astype(np.float32), np.ones((rows, 1), np.float32),
-                      np.zeros((images, 4, 4, 3), np.float32), np.c_[owner, owner], np.full((rows, 2), 0.3),
-                      np.zeros(images, np.int64))
+    flat = (
+        20
+        + rng.standard_normal((images, 3))[owner] @ shared
+        + 4 * rng.standard_normal((rows, 6)) @ nuisance
+        + 0.3 * rng.standard_normal((rows, 48))
+    )
+    return Simulation(
+        flat.reshape(rows, 4, 4, 3).astype(np.float32),
+        np.ones((rows, 1), np.float32),
+        np.zeros((images, 4, 4, 3), np.float32),
+        np.c_[owner, owner],
+        np.full((rows, 2), 0.3),
+        np.zeros(images, np.int64),
+    )
 
 
 def test_learned_projection_finds_the_shared_directions() -> None:
@@ -62,7 +72,7 @@ def test_mann_whitney_auc_counts_ties_as_half() -> None:
     assert mann_whitney_auc(np.array([1.0, 3.0]), np.array([1.0, 2.0])) == pytest.approx(0.625)  # (0.5 + 1 + 1 + 0) / 4
 
 
-@pytest.fixture()
+@pytest.fixture
 def rows_and_classes() -> tuple[np.ndarray, np.ndarray]:
     """60 rows of unit features; each names one or two of 5 classes; row 0 alone has class 4."""
     rng = np.random.default_rng(3)

@@ -29,17 +29,31 @@ def test_config_is_the_challenges_public_params_with_own_n_and_T(small_encoded: 
 
 
 def test_config_follows_unusual_params_and_caps_the_pool() -> None:
-    params = {"mode": "cross", "k": 5, "private_slots": 2, "upper": 0.5, "dom": 0.25, "T": 50, "n": 100,
-              "pool_size": 5000, "public_reuse": "epoch", "pixels": "[0,1]", "mask": False, "rng": "secure",
-              "seed_bits": 8, "num_rows": 5000}  # num_rows: challenge.json extra, not an encoder field
+    params = {
+        "mode": "cross",
+        "k": 5,
+        "private_slots": 2,
+        "upper": 0.5,
+        "dom": 0.25,
+        "T": 50,
+        "n": 100,
+        "pool_size": 5000,
+        "public_reuse": "epoch",
+        "pixels": "[0,1]",
+        "mask": False,
+        "rng": "secure",
+        "seed_bits": 8,
+        "num_rows": 5000,
+    }  # num_rows: challenge.json extra, not an encoder field
     config = simulation_config(params, 30, 4)
     assert (config.k, config.upper, config.dom, config.pixels, config.mask) == (5, 0.5, 0.25, "[0,1]", False)
     assert (config.n, config.T, config.rng, config.pool_size) == (30, 4, "legacy-seeded", SIMULATION_POOL)
     assert simulation_config({**params, "pool_size": 10}, 30, 4).pool_size == 30  # never fewer patches than n
 
 
-def test_simulation_obeys_the_challenges_coefficient_rules(simulations: list[Simulation],
-                                                          small_encoded: EncodedChallenge) -> None:
+def test_simulation_obeys_the_challenges_coefficient_rules(
+    simulations: list[Simulation], small_encoded: EncodedChallenge
+) -> None:
     simulation = simulations[0]
     params = small_encoded.public_view().meta.params
     assert simulation.num_private == AUX_IMAGES and simulation.num_rows == AUX_IMAGES * AUX_T
@@ -71,9 +85,12 @@ def test_truth_matches_the_encryption(small_encoded: EncodedChallenge) -> None:
     encoder = InstaHideEncoder(config)
     private, public = auxiliary_images("embedded", "embedded", 8, encoder.required_public(), 3)
     key = encoder.encode(private, public, seed=3).key
-    key = dataclasses.replace(key, private=simulation.private,
-                              private_index=np.c_[simulation.private_index, key.private_index[:, 2:]],
-                              coefficients=np.c_[simulation.coefficients, key.coefficients[:, 2:]])
+    key = dataclasses.replace(
+        key,
+        private=simulation.private,
+        private_index=np.c_[simulation.private_index, key.private_index[:, 2:]],
+        coefficients=np.c_[simulation.coefficients, key.coefficients[:, 2:]],
+    )
     np.testing.assert_allclose(np.abs(simulation.encryption), np.abs(mixtures_from_key(key)), atol=1e-5)
     labels = np.zeros_like(simulation.labels, dtype=np.float64)
     for slot in range(2):

@@ -16,8 +16,11 @@ def unmasked_mixtures(key: ChallengeKey) -> np.ndarray:
     private_slots = key.private_index.shape[1]
     mixture = lam[:, 0, None, None, None] * key.private[key.private_index[:, 0]]
     for slot in range(1, lam.shape[1]):
-        source = (key.private[key.private_index[:, slot]] if slot < private_slots
-                  else key.public[key.public_index[:, slot - private_slots]])
+        source = (
+            key.private[key.private_index[:, slot]]
+            if slot < private_slots
+            else key.public[key.public_index[:, slot - private_slots]]
+        )
         mixture += lam[:, slot, None, None, None] * source
     return mixture
 

@@ -7,10 +7,10 @@ import pytest
 
 from instahide_bench.attacks import ATTACKS, AttackContext
 from instahide_bench.attacks.mixup_sign_recovery import MixupSignRecoveryAttack, MixupSignRecoveryConfig
+from instahide_bench.benchmark.runner import run_attack
 from instahide_bench.core.challenge import EncodedChallenge, load_challenge, load_key, write_challenge
 from instahide_bench.core.errors import ConfigError
 from instahide_bench.core.metric import ssim, to_unit_images
-from instahide_bench.benchmark.runner import run_attack
 from instahide_bench.core.scoring import score_decryption
 from tests.conftest import tiny_encoded
 
@@ -59,7 +59,9 @@ def test_config_is_checked() -> None:
 
 
 def test_runs_through_the_isolated_runner(tmp_path) -> None:
-    challenge_dir = write_challenge(tmp_path / "challenge", tiny_encoded("mixup", seed=3, rng="legacy-seeded", n=16, T=8))
+    challenge_dir = write_challenge(
+        tmp_path / "challenge", tiny_encoded("mixup", seed=3, rng="legacy-seeded", n=16, T=8)
+    )
     report = run_attack("mixup-sign-recovery", challenge_dir, tmp_path / "out", overrides={"refine_rounds": "3"})
     assert report.succeeded and report.config["refine_rounds"] == 3
     decryption = np.load(tmp_path / "out" / "decryption.npy")

@@ -33,5 +33,7 @@ def test_noise_free_mixtures_give_back_the_mixing_matrix() -> None:
 def test_highpass_is_linear_and_removes_constants() -> None:
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((2, 1, 8, 8, 3))
-    np.testing.assert_allclose(highpass(0.3 * a + 0.7 * b, 1.0), 0.3 * highpass(a, 1.0) + 0.7 * highpass(b, 1.0), atol=1e-12)
+    np.testing.assert_allclose(
+        highpass(0.3 * a + 0.7 * b, 1.0), 0.3 * highpass(a, 1.0) + 0.7 * highpass(b, 1.0), atol=1e-12
+    )
     np.testing.assert_allclose(highpass(np.full((1, 8, 8, 3), 0.4), 1.0), 0.0, atol=1e-12)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from instahide_bench.attacks.mixup_sign_recovery.alternate import start_model
-from instahide_bench.attacks.mixup_sign_recovery.attack import resign
 from instahide_bench.attacks.common.demix import Assignment, public_noise_weights
 from instahide_bench.attacks.common.labels import parse_labels
 from instahide_bench.attacks.common.sign_sync import grid_neighbours, synchronise
 from instahide_bench.attacks.common.signs import recover_signs
+from instahide_bench.attacks.mixup_sign_recovery.alternate import start_model
+from instahide_bench.attacks.mixup_sign_recovery.attack import resign
 from tests.conftest import tiny_encoded
 
 

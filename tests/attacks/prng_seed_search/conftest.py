@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from instahide_bench.core.challenge import EncodedChallenge, write_challenge
 from instahide_bench.benchmark.generate import build_challenge
+from instahide_bench.core.challenge import EncodedChallenge, write_challenge
 
 #: A seed whose first four first-draw rows are rejected (the check must skip them).
 SEED = 2_020_001_020

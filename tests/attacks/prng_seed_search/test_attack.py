@@ -10,17 +10,18 @@ import pytest
 from instahide_bench.attacks import ATTACKS, AttackContext
 from instahide_bench.attacks.baselines import abs_rescaled
 from instahide_bench.attacks.prng_seed_search import PrngSeedSearchAttack, PrngSeedSearchConfig
+from instahide_bench.benchmark.runner import run_attack
 from instahide_bench.core.config import apply_overrides
 from instahide_bench.core.errors import ConfigError
-from instahide_bench.benchmark.runner import run_attack
 from instahide_bench.core.scoring import score_decryption
 from tests.attacks.prng_seed_search.conftest import SEED
 from tests.conftest import CIFAR_DIR, IMAGENET_DIR, needs_shared_data, tiny_encoded
 
 
 def attack(seed_range: str, **values: object) -> PrngSeedSearchAttack:
-    return PrngSeedSearchAttack(apply_overrides(PrngSeedSearchConfig(), {"seed_range": seed_range, "engine": "local",
-                                                                         **values}))
+    return PrngSeedSearchAttack(
+        apply_overrides(PrngSeedSearchConfig(), {"seed_range": seed_range, "engine": "local", **values})
+    )
 
 
 def test_registered() -> None:
@@ -59,10 +60,13 @@ def test_version_mismatch_is_reported(small_2020) -> None:
     assert result.message.endswith("2 version warning(s)")
 
 
-@pytest.mark.parametrize(("drift", "problem"), [
-    ({"private": lambda replay: np.roll(replay.private, 1, axis=0)}, "replay differs from label.npy"),
-    ({"mask": lambda replay: replay.mask[::-1]}, "replayed masks do not fit the encryptions"),
-])
+@pytest.mark.parametrize(
+    ("drift", "problem"),
+    [
+        ({"private": lambda replay: np.roll(replay.private, 1, axis=0)}, "replay differs from label.npy"),
+        ({"mask": lambda replay: replay.mask[::-1]}, "replayed masks do not fit the encryptions"),
+    ],
+)
 def test_other_torch_streams_are_declined(small_2020, monkeypatch: pytest.MonkeyPatch, drift, problem) -> None:
     from instahide_bench.attacks.prng_seed_search import attack as attack_module
 
@@ -80,21 +84,34 @@ def test_other_torch_streams_are_declined(small_2020, monkeypatch: pytest.Monkey
 def test_resume_reuses_the_cached_search(small_2020, tmp_path) -> None:
     context = AttackContext(workdir=tmp_path)
     first = attack(f"{SEED - 50}:{SEED + 50}").run(small_2020.public_view(), context)
-    again = attack(f"{SEED - 50}:{SEED + 50}").run(small_2020.public_view(),
-                                                   AttackContext(workdir=tmp_path, resume=True))
+    again = attack(f"{SEED - 50}:{SEED + 50}").run(
+        small_2020.public_view(), AttackContext(workdir=tmp_path, resume=True)
+    )
     assert again.info["search_seconds"] == first.info["search_seconds"] and again.info["seed"] == SEED
 
 
-@pytest.mark.parametrize("overrides", [{"seed_range": "9"}, {"engine": "spark"}, {"check_rows": 0},
-                                       {"engine": "local", "scheduler": "tcp://127.0.0.1:8786"}])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"seed_range": "9"},
+        {"engine": "spark"},
+        {"check_rows": 0},
+        {"engine": "local", "scheduler": "tcp://127.0.0.1:8786"},
+    ],
+)
 def test_bad_config_is_refused_up_front(overrides: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         PrngSeedSearchAttack(apply_overrides(PrngSeedSearchConfig(), overrides))
 
 
 def test_end_to_end_through_the_isolated_runner(small_2020_dir, tmp_path) -> None:
-    report = run_attack("prng-seed-search", small_2020_dir, tmp_path / "out",
-                        overrides={"seed_range": f"{SEED - 100}:{SEED + 100}", "engine": "local"}, score=True)
+    report = run_attack(
+        "prng-seed-search",
+        small_2020_dir,
+        tmp_path / "out",
+        overrides={"seed_range": f"{SEED - 100}:{SEED + 100}", "engine": "local"},
+        score=True,
+    )
     assert report.succeeded and report.info["seed"] == SEED
     assert report.scores is not None and report.scores["max_ssim"] >= 0.99
     assert (tmp_path / "out" / "recovered.npy").exists() and (tmp_path / "out" / "assignment.npy").exists()
@@ -102,8 +119,12 @@ def test_end_to_end_through_the_isolated_runner(small_2020_dir, tmp_path) -> Non
 
 @pytest.mark.slow
 def test_dask_workers_run_under_the_runners_key_guard(small_2020_dir, tmp_path) -> None:
-    report = run_attack("prng-seed-search", small_2020_dir, tmp_path / "out",
-                        overrides={"seed_range": f"{SEED - 5000}:{SEED + 5000}", "workers": 2, "shard_size": 2000})
+    report = run_attack(
+        "prng-seed-search",
+        small_2020_dir,
+        tmp_path / "out",
+        overrides={"seed_range": f"{SEED - 5000}:{SEED + 5000}", "workers": 2, "shard_size": 2000},
+    )
     assert report.succeeded and report.info["seed"] == SEED and report.info["engine"].startswith("dask")
 
 
@@ -113,10 +134,20 @@ def test_full_size_challenge_2020_from_cifar_and_imagenet(tmp_path) -> None:
     from instahide_bench.benchmark.generate import generate
 
     seed = 3_141_592_653
-    path, _ = generate("challenge-2020", tmp_path / "c2020", private_source=f"cifar10:{CIFAR_DIR}",
-                       public_source=f"folder:{IMAGENET_DIR}", seed=seed)
-    report = run_attack("prng-seed-search", path, tmp_path / "out",
-                        overrides={"seed_range": f"{seed - 2**22}:{seed + 2**22}", "workers": 2}, score=True)
+    path, _ = generate(
+        "challenge-2020",
+        tmp_path / "c2020",
+        private_source=f"cifar10:{CIFAR_DIR}",
+        public_source=f"folder:{IMAGENET_DIR}",
+        seed=seed,
+    )
+    report = run_attack(
+        "prng-seed-search",
+        path,
+        tmp_path / "out",
+        overrides={"seed_range": f"{seed - 2**22}:{seed + 2**22}", "workers": 2},
+        score=True,
+    )
     assert report.succeeded and report.info["seed"] == seed
     assert report.scores is not None and report.scores["max_ssim"] >= 0.98
     assert report.info["solve_seconds"] < 60

@@ -30,7 +30,9 @@ def stream_profile(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """numpy's legacy_gauss rebuilt from raw MT words, for epoch 0's first draw: the normals,
     and after each polar pair the words used so far and the polar retries so far."""
     words = np.random.RandomState(seed)._bit_generator.random_raw(8000)
-    doubles = [((int(a) >> 5) * 67108864.0 + (int(b) >> 6)) / 9007199254740992.0 for a, b in zip(words[0::2], words[1::2])]
+    doubles = [
+        ((int(a) >> 5) * 67108864.0 + (int(b) >> 6)) / 9007199254740992.0 for a, b in zip(words[0::2], words[1::2])
+    ]
     normals, used, retried, retries, q = [], [], [], 0, 0
     while len(normals) < N * K:
         x1, x2 = 2.0 * doubles[q] - 1.0, 2.0 * doubles[q + 1] - 1.0
@@ -67,9 +69,13 @@ def interesting_seeds() -> dict[str, int]:
         row, _ = first_accepted_row(seed, N, K, UPPER, DOM)
         _, used, retried = stream_profile(seed)
         last = decision_pair(seed)
-        kinds = (("row0_rejected", row >= 1), ("rows01_rejected", row >= 2),
-                 ("retries", retried[last] >= 3 and row >= 1), ("past_64_words", used[last] > 64),
-                 ("past_128_words", used[last] > 128))
+        kinds = (
+            ("row0_rejected", row >= 1),
+            ("rows01_rejected", row >= 2),
+            ("retries", retried[last] >= 3 and row >= 1),
+            ("past_64_words", used[last] > 64),
+            ("past_128_words", used[last] > 128),
+        )
         for name, hit in kinds:
             if hit and name not in found:
                 found[name] = seed
@@ -165,8 +171,14 @@ def test_wrong_seed_pass_rate_matches_estimate() -> None:
 def test_approximate_scale_is_within_the_prefilter_margin() -> None:
     # The approximate walk's safety rests on this bound (margin 1e-9 on lam, see kernel.py).
     rng = np.random.default_rng(3)
-    r2 = np.concatenate([rng.random(20_000), 2.0 ** -rng.uniform(0, 104, 2_000),
-                         1 - 2.0 ** -rng.uniform(1, 52, 2_000), np.sqrt(0.5) * (1 + rng.uniform(-1e-9, 1e-9, 200))])
+    r2 = np.concatenate(
+        [
+            rng.random(20_000),
+            2.0 ** -rng.uniform(0, 104, 2_000),
+            1 - 2.0 ** -rng.uniform(1, 52, 2_000),
+            np.sqrt(0.5) * (1 + rng.uniform(-1e-9, 1e-9, 200)),
+        ]
+    )
     r2 = r2[(r2 > 0) & (r2 < 1)]
     approx = np.array([_approx_polar_scale(value) for value in r2])
     exact = np.sqrt(-2.0 * np.log(r2) / r2)

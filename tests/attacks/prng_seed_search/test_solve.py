@@ -9,8 +9,8 @@ import numpy as np
 from instahide_bench.attacks.prng_seed_search.replay import replay_seed
 from instahide_bench.attacks.prng_seed_search.solve import build_model, solve_private_images
 from instahide_bench.core.challenge import EncodedChallenge
-from instahide_bench.core.scoring import score_decryption
 from instahide_bench.core.instahide import InstaHideConfig
+from instahide_bench.core.scoring import score_decryption
 from tests.attacks.prng_seed_search.conftest import SEED, small_challenge
 
 

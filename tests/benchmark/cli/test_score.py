@@ -16,18 +16,17 @@ import pytest
 from instahide_bench.benchmark.cli import main
 from instahide_bench.benchmark.leaderboard import load_entries
 from instahide_bench.core.scoring import per_row_columns
-from tests.core.scoring_support import (  # noqa: F401 - fixtures
+from tests.core.scoring_support import (
     BAD_DECRYPTIONS,
     abs_rescaled,
     photo_challenge,
-    photo_challenge_dir,
     write_bad_decryption,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
-@pytest.fixture()
+@pytest.fixture
 def decryption_file(tmp_path: Path) -> Path:
     path = tmp_path / "decryption.npy"
     np.save(path, abs_rescaled(photo_challenge().encryption))
@@ -38,16 +37,18 @@ def _score(challenge: Path, decryption: Path, *extra: str) -> list[str]:
     return ["-q", "score", "--challenge", str(challenge), "--decryption", str(decryption), *extra]
 
 
-def test_prints_the_four_numbers(photo_challenge_dir: Path, decryption_file: Path,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_prints_the_four_numbers(
+    photo_challenge_dir: Path, decryption_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(_score(photo_challenge_dir, decryption_file)) == 0
     out = capsys.readouterr().out
     for label in ("Max_SSIM", "Mean_SSIM", "Min_L2", "Mean_L2"):
         assert label in out
 
 
-def test_json_output_and_per_row_csv(photo_challenge_dir: Path, decryption_file: Path, tmp_path: Path,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_output_and_per_row_csv(
+    photo_challenge_dir: Path, decryption_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rows_csv = tmp_path / "rows.csv"
     assert main(_score(photo_challenge_dir, decryption_file, "--json", "--per-row", str(rows_csv))) == 0
     report = json.loads(capsys.readouterr().out)
@@ -58,11 +59,25 @@ def test_json_output_and_per_row_csv(photo_challenge_dir: Path, decryption_file:
     assert table["mean_l2"].mean() == pytest.approx(report["mean_l2"], abs=1e-12)
 
 
-def test_record_writes_an_entry_with_its_grid(photo_challenge_dir: Path, decryption_file: Path, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_record_writes_an_entry_with_its_grid(
+    photo_challenge_dir: Path, decryption_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     board = tmp_path / "board"
-    args = _score(photo_challenge_dir, decryption_file, "--record", "--leaderboard", str(board), "--name", "abs e",
-                  "--attack", "abs", "--runtime", "1.5", "--complexity", "O(E)")
+    args = _score(
+        photo_challenge_dir,
+        decryption_file,
+        "--record",
+        "--leaderboard",
+        str(board),
+        "--name",
+        "abs e",
+        "--attack",
+        "abs",
+        "--runtime",
+        "1.5",
+        "--complexity",
+        "O(E)",
+    )
     assert main(args) == 0
     [stored] = load_entries(board)
     entry = stored.entry
@@ -74,8 +89,9 @@ def test_record_writes_an_entry_with_its_grid(photo_challenge_dir: Path, decrypt
 
 
 @pytest.mark.parametrize("case", sorted(BAD_DECRYPTIONS))
-def test_bad_decryption_exits_2_with_one_line(case: str, photo_challenge_dir: Path, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_decryption_exits_2_with_one_line(
+    case: str, photo_challenge_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path, message = write_bad_decryption(case, tmp_path, 40)
     assert main(_score(photo_challenge_dir, path)) == 2
     err = capsys.readouterr().err.strip()
@@ -83,8 +99,9 @@ def test_bad_decryption_exits_2_with_one_line(case: str, photo_challenge_dir: Pa
     assert "\n" not in err
 
 
-def test_missing_challenge_and_missing_key(decryption_file: Path, tmp_path: Path, photo_challenge_dir: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_challenge_and_missing_key(
+    decryption_file: Path, tmp_path: Path, photo_challenge_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(_score(tmp_path / "nowhere", decryption_file)) == 2
     assert "challenge directory not found" in capsys.readouterr().err
     public_only = tmp_path / "public-only"
@@ -95,8 +112,9 @@ def test_missing_challenge_and_missing_key(decryption_file: Path, tmp_path: Path
     assert "no key directory" in capsys.readouterr().err
 
 
-def test_unwritable_outputs_are_one_line_errors(photo_challenge_dir: Path, decryption_file: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_unwritable_outputs_are_one_line_errors(
+    photo_challenge_dir: Path, decryption_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     inside_a_file = decryption_file / "rows.csv"  # its parent is a file: cannot be created
     assert main(_score(photo_challenge_dir, decryption_file, "--per-row", str(inside_a_file))) == 2
     assert f"{inside_a_file}: cannot write" in capsys.readouterr().err
@@ -110,8 +128,22 @@ def _cli_env() -> dict[str, str]:
 
 def test_subprocess_reports_a_bad_file_without_traceback(photo_challenge_dir: Path, tmp_path: Path) -> None:
     path, message = write_bad_decryption("nchw", tmp_path, 40)
-    done = subprocess.run([sys.executable, "-m", "instahide_bench", "score", "--challenge", str(photo_challenge_dir),
-                           "--decryption", str(path)], capture_output=True, text=True, env=_cli_env(), timeout=120)
+    done = subprocess.run(  # noqa: PLW1510 - the exit code is what the test checks
+        [
+            sys.executable,
+            "-m",
+            "instahide_bench",
+            "score",
+            "--challenge",
+            str(photo_challenge_dir),
+            "--decryption",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        env=_cli_env(),
+        timeout=120,
+    )
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
@@ -123,8 +155,10 @@ def _record_in_child(args: list[str]) -> int:
 
 def test_parallel_recorders_lose_no_entry(photo_challenge_dir: Path, decryption_file: Path, tmp_path: Path) -> None:
     board = tmp_path / "board"
-    jobs = [_score(photo_challenge_dir, decryption_file, "--record", "--leaderboard", str(board), "--name", "same")
-            for _ in range(6)]
+    jobs = [
+        _score(photo_challenge_dir, decryption_file, "--record", "--leaderboard", str(board), "--name", "same")
+        for _ in range(6)
+    ]
     with multiprocessing.get_context("fork").Pool(6) as pool:
         assert pool.map(_record_in_child, jobs) == [0] * 6
     entries = load_entries(board)
@@ -137,8 +171,20 @@ def test_parallel_recorders_lose_no_entry(photo_challenge_dir: Path, decryption_
 @pytest.mark.slow
 def test_parallel_cli_processes_lose_no_entry(photo_challenge_dir: Path, decryption_file: Path, tmp_path: Path) -> None:
     board = tmp_path / "board"
-    command = [sys.executable, "-m", "instahide_bench", "-q", "score", "--challenge", str(photo_challenge_dir),
-               "--decryption", str(decryption_file), "--record", "--leaderboard", str(board)]
+    command = [
+        sys.executable,
+        "-m",
+        "instahide_bench",
+        "-q",
+        "score",
+        "--challenge",
+        str(photo_challenge_dir),
+        "--decryption",
+        str(decryption_file),
+        "--record",
+        "--leaderboard",
+        str(board),
+    ]
     processes = [subprocess.Popen(command, env=_cli_env(), stdout=subprocess.DEVNULL) for _ in range(4)]
     assert [process.wait(timeout=300) for process in processes] == [0] * 4
     assert len(load_entries(board)) == 4

@@ -7,8 +7,15 @@ from instahide_bench.core.provenance import HardwareInfo
 from instahide_bench.core.scoring import Scores
 
 
-def make_entry(name: str, max_ssim: float, *, preset: str | None = "challenge-2020", status: str = "measured",
-               challenge_id: str = "challenge-2020-0123456789", runtime: float | None = 12.5) -> LeaderboardEntry:
+def make_entry(
+    name: str,
+    max_ssim: float,
+    *,
+    preset: str | None = "challenge-2020",
+    status: str = "measured",
+    challenge_id: str = "challenge-2020-0123456789",
+    runtime: float | None = 12.5,
+) -> LeaderboardEntry:
     return LeaderboardEntry(
         name=name,
         status=status,  # type: ignore[arg-type]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from instahide_bench.core.errors import InputFileError
 from instahide_bench.benchmark.leaderboard import LeaderboardEntry, measured_entry
 from instahide_bench.benchmark.leaderboard.entry import AttackInfo
+from instahide_bench.core.errors import InputFileError
 from instahide_bench.core.provenance import Provenance, hardware_info
 from instahide_bench.core.scoring import Scores
 from tests.benchmark.leaderboard.entries_support import make_entry
@@ -37,7 +37,7 @@ def test_metrics_are_numbers_in_the_json() -> None:
         (lambda obj: obj.update(format_version=99), "format_version 99 is not supported"),
     ],
 )
-def test_malformed_entries_raise_input_file_errors(mutate, message: str) -> None:  # noqa: ANN001
+def test_malformed_entries_raise_input_file_errors(mutate, message: str) -> None:
     obj = make_entry("x", 0.5).to_json()
     mutate(obj)
     with pytest.raises(InputFileError, match=message):

@@ -64,5 +64,7 @@ def test_written_grid_shows_the_private_images_and_best_rows(tmp_path: Path) -> 
     rows = score_decryption(challenge, key, abs_rescaled(encoded.encryption), per_row=True).rows
     poor = write_grid_png(tmp_path / "poor.png", GridSource(challenge, key, abs_rescaled(encoded.encryption), rows))
     with Image.open(poor) as image:
-        assert not np.array_equal(np.asarray(image.convert("RGB"))[:tile, :tile],
-                                  np.asarray(image.convert("RGB"))[:tile, tile + 4 : 2 * tile + 4])
+        assert not np.array_equal(
+            np.asarray(image.convert("RGB"))[:tile, :tile],
+            np.asarray(image.convert("RGB"))[:tile, tile + 4 : 2 * tile + 4],
+        )

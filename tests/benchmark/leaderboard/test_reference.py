@@ -13,8 +13,9 @@ REPO_LEADERBOARD = Path(__file__).resolve().parents[3] / "leaderboard"
 
 def test_the_three_rows_of_spec_section_5() -> None:
     entries = reference_entries()
-    table = {e.name: (e.scores.max_ssim, e.scores.mean_ssim, e.scores.min_l2, e.scores.mean_l2)
-             for e in entries.values()}
+    table = {
+        e.name: (e.scores.max_ssim, e.scores.mean_ssim, e.scores.min_l2, e.scores.mean_l2) for e in entries.values()
+    }
     assert table == {
         "Carlini et al. ver.1 (with final colour step)": (0.90, 0.43, 0.01, 0.31),
         "Carlini et al. ver.2": (0.79, 0.37, 0.05, 0.42),

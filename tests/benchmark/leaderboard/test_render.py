@@ -17,7 +17,7 @@ from tests.benchmark.leaderboard.entries_support import make_entry
 from tests.core.scoring_support import photo_challenge
 
 
-@pytest.fixture()
+@pytest.fixture
 def board(tmp_path: Path) -> Path:
     root = tmp_path / "board"
     encoded = photo_challenge()
@@ -49,7 +49,7 @@ def test_tables_per_preset_ranked_by_max_ssim(board: Path) -> None:
     render_leaderboard(board)
     readme = (board / "README.md").read_text()
     assert readme.index("## challenge-2020") < readme.index("## mixup")
-    section = readme[readme.index("## challenge-2020"):readme.index("## mixup")]
+    section = readme[readme.index("## challenge-2020") : readme.index("## mixup")]
     names = re.findall(r"^\| \d+ \| ([^|]+) \|", section, flags=re.M)
     assert [n.strip() for n in names] == ["best", "published", "middle", "worst"]
     assert "Max_SSIM | Mean_SSIM | Min_L2 | Mean_L2 | Runtime | Cost | Status | Challenge | Hardware" in readme
@@ -68,7 +68,7 @@ def test_csv_holds_every_entry_with_numbers(board: Path) -> None:
 def test_html_is_sortable_and_links_the_grid_relatively(board: Path) -> None:
     render_leaderboard(board)
     page = (board / "index.html").read_text()
-    assert "<script>" in page and "addEventListener(\"click\"" in page and 'class="sortable"' in page
+    assert "<script>" in page and 'addEventListener("click"' in page and 'class="sortable"' in page
     sources = re.findall(r'<img class="grid" src="([^"]+)"', page)
     assert len(sources) == 1 and not sources[0].startswith("/") and (board / sources[0]).is_file()
     assert "&lt;html&gt; &amp; | pipes" in page and "<html> &" not in page

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+import re
 from pathlib import Path
 
 import pytest
 
-from instahide_bench.core.errors import InputFileError
 from instahide_bench.benchmark.leaderboard import GridSource, load_entries, record_entry
 from instahide_bench.benchmark.leaderboard.store import challenge_dir, slug
+from instahide_bench.core.errors import InputFileError
 from tests.benchmark.leaderboard.entries_support import make_entry
 from tests.core.scoring_support import photo_challenge
 
@@ -48,7 +49,7 @@ def test_malformed_files_are_reported_and_temporary_files_skipped(tmp_path: Path
     (directory / ".half-written.json.tmp").write_text("{")
     assert len(load_entries(tmp_path)) == 1
     (directory / "broken.json").write_text("{")
-    with pytest.raises(InputFileError, match="broken.json: not valid JSON"):
+    with pytest.raises(InputFileError, match=re.escape("broken.json: not valid JSON")):
         load_entries(tmp_path)
 
 

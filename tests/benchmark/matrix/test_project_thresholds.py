@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from instahide_bench.benchmark.cli import main
 from tests.conftest import REPO_ROOT
@@ -23,11 +23,12 @@ def test_project_thresholds_hold(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert (tmp_path / "report.html").exists() and (tmp_path / "leaderboard" / "index.html").exists()
 
 
-def test_a_16_bit_seed_makes_regress_fail_with_a_clear_message(tmp_path: Path,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_16_bit_seed_makes_regress_fail_with_a_clear_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     weakened = tmp_path / "weakened.toml"
     weakened.write_text(
-        '[matrix]\nencoder_set = { n = 12, T = 3, pool_size = 24 }\n'
+        "[matrix]\nencoder_set = { n = 12, T = 3, pool_size = 24 }\n"
         '[encoders.instahide-cross]\npreset = "instahide-cross"\n'
         'set = { rng = "legacy-seeded", seed_bits = 16 }   # the deliberate weakening\n'
         '[attacks.prng-seed-search]\nset = { seed_range = "0:65536", engine = "local" }\n'
@@ -40,4 +41,6 @@ def test_a_16_bit_seed_makes_regress_fail_with_a_clear_message(tmp_path: Path,
     assert "REGRESSED: prng-seed-search succeeded on instahide-cross" in out
     assert "rule: must fail (secure RNG: no seed may reproduce label.npy)" in out
 
-    assert main(["-q", "regress", "--thresholds", str(weakened), "--results", str(tmp_path / "out" / "matrix.json")]) == 1
+    assert (
+        main(["-q", "regress", "--thresholds", str(weakened), "--results", str(tmp_path / "out" / "matrix.json")]) == 1
+    )

@@ -37,5 +37,5 @@ def test_matrix_runs_every_cell_and_keeps_failures(tmp_path: Path) -> None:
     assert set(curves(result, "T")) == {"zero on mixup", "abs on mixup"}
     page = render_report(result, tmp_path).read_text()
     assert "max_ssim_vs_T.png" in page and (tmp_path / "report-figures" / "max_ssim_vs_T.png").exists()
-    assert page.count("<figure class=\"grid\">") == 4
+    assert page.count('<figure class="grid">') == 4
     assert "challenge generation failed" in page

@@ -56,8 +56,9 @@ def test_box_counts_match_brute_force() -> None:
     config = CropConfig(working_short_side=50, min_crop_fraction=0.65, max_crop_fraction=1)
     boxes = draw_candidate_boxes(rng, 200, shape, config)
     rows, cols = keypoints.T
-    expected = [np.sum((rows >= top) & (rows < top + side) & (cols >= left) & (cols < left + side))
-                for top, left, side in boxes]
+    expected = [
+        np.sum((rows >= top) & (rows < top + side) & (cols >= left) & (cols < left + side)) for top, left, side in boxes
+    ]
     np.testing.assert_array_equal(count_keypoints_in_boxes(keypoints, shape, boxes), expected)
 
 
@@ -79,10 +80,16 @@ def test_working_image_has_the_working_short_side_and_scales_16_bit(tmp_path: Pa
     assert np.asarray(image).min() == 255  # white stays white instead of wrapping or clipping oddly
 
 
-@pytest.mark.parametrize("bad", [
-    {"working_short_side": 16}, {"min_crop_fraction": 0.8, "max_crop_fraction": 0.5},
-    {"min_crop_fraction": 0.1}, {"sift_upsampling": 3}, {"workers": 0},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"working_short_side": 16},
+        {"min_crop_fraction": 0.8, "max_crop_fraction": 0.5},
+        {"min_crop_fraction": 0.1},
+        {"sift_upsampling": 3},
+        {"workers": 0},
+    ],
+)
 def test_crop_config_rejects_bad_values(bad: dict) -> None:
     with pytest.raises(ConfigError):
         CropConfig(**bad)
@@ -110,8 +117,9 @@ def test_worker_processes_give_the_serial_result(tmp_path: Path) -> None:
     np.testing.assert_array_equal(serial.ids, parallel.ids)
 
 
-def test_a_broken_worker_pool_falls_back_to_this_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        caplog: pytest.LogCaptureFixture) -> None:
+def test_a_broken_worker_pool_falls_back_to_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     class DeadPool:
         def __init__(self, *args: object, **kwargs: object) -> None:
             pass
@@ -170,12 +178,14 @@ def test_errors_name_the_source(tmp_path: Path) -> None:
 
 
 def _cached(paths: list[Path], root: Path, seed: int = 0, count: int = 12) -> patches.Patches:
-    return cached_sample_patches(paths, count, seed, SERIAL, namespace="test",
-                                 fingerprints=file_fingerprints(paths, root), source=root)
+    return cached_sample_patches(
+        paths, count, seed, SERIAL, namespace="test", fingerprints=file_fingerprints(paths, root), source=root
+    )
 
 
-def test_second_run_reads_the_cache_without_running_sift(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        isolated_cache: Path) -> None:
+def test_second_run_reads_the_cache_without_running_sift(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_cache: Path
+) -> None:
     paths = texture_files(tmp_path / "img", 3)
     first = _cached(paths, tmp_path / "img")
     assert len(list((isolated_cache / "patches").glob("test-*.npz"))) == 1
@@ -191,8 +201,9 @@ def test_second_run_reads_the_cache_without_running_sift(tmp_path: Path, monkeyp
         _cached(paths, tmp_path / "img", seed=1)
 
 
-def test_a_changed_file_or_a_damaged_cache_entry_means_a_rebuild(tmp_path: Path, isolated_cache: Path,
-                                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_a_changed_file_or_a_damaged_cache_entry_means_a_rebuild(
+    tmp_path: Path, isolated_cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     paths = texture_files(tmp_path / "img", 3)
     first = _cached(paths, tmp_path / "img")
     (entry,) = (isolated_cache / "patches").glob("test-*.npz")

@@ -12,7 +12,9 @@ from instahide_bench.core.instahide.rng import LegacySeededRNG, SecureRNG, fresh
 def test_legacy_rng_replays_numpy_and_torch() -> None:
     rng = LegacySeededRNG(42)
     np.testing.assert_array_equal(rng.normal((2, 3)), np.random.RandomState(42).normal(0, 1, size=(2, 3)))
-    np.testing.assert_array_equal(rng.randperm(10), torch.randperm(10, generator=torch.Generator().manual_seed(42)).numpy())
+    np.testing.assert_array_equal(
+        rng.randperm(10), torch.randperm(10, generator=torch.Generator().manual_seed(42)).numpy()
+    )
 
 
 def test_secure_draws_look_right() -> None:

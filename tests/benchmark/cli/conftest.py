@@ -1,0 +1,5 @@
+"""Fixtures shared with the scorer tests."""
+
+from tests.core.scoring_support import photo_challenge_dir
+
+__all__ = ["photo_challenge_dir"]
