@@ -96,7 +96,7 @@ def install_guard(forbidden: Iterable[str | os.PathLike[str]]) -> None:
                 else None
             )
             for arg in _flatten(args):
-                resolved = _resolve(arg, os.fspath(cwd) if cwd is not None else None)
+                resolved = _resolve(arg, os.fsdecode(cwd) if cwd is not None else None)
                 if resolved is not None and _inside(resolved, roots):
                     deny(resolved)
                 if isinstance(arg, str) and any(root in arg for root in roots):

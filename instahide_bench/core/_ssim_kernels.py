@@ -17,17 +17,33 @@ divisions free of Python's zero check (which blocks SIMD); the denominators are 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
 import numpy as np
 from numba import njit
+
+if TYPE_CHECKING:
+    from numba.core.dispatcher import Dispatcher
+
+_F = TypeVar("_F", bound=Callable[..., object])
 
 WINDOW = 7
 _WINDOW_PIXELS = WINDOW * WINDOW
 _COV_NORM = _WINDOW_PIXELS / (_WINDOW_PIXELS - 1)  # skimage's default: sample covariance
 # Reassociation lets LLVM vectorise the sums; NaN/inf semantics are kept (no 'nnan'/'ninf').
-_JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"reassoc", "contract", "arcp", "nsz"}}
+_FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 
 
-@njit(**_JIT)
+def _jit(function: _F) -> Dispatcher[_F]:
+    """``njit`` with this module's options (cached, nogil, numpy error model, the fastmath flags above).
+
+    Spelled out as keywords, not ``**options``, so that numba's stubs type the compiled kernels.
+    """
+    return njit(function, cache=True, nogil=True, error_model="numpy", fastmath=_FASTMATH)
+
+
+@_jit
 def _window_means(plane: np.ndarray, columns: np.ndarray, out: np.ndarray) -> None:
     """``out[i, j]`` = mean of ``plane[i:i+7, j:j+7]`` ('valid' box filter; ``columns`` is scratch)."""
     h, w = out.shape
@@ -47,7 +63,7 @@ def _window_means(plane: np.ndarray, columns: np.ndarray, out: np.ndarray) -> No
             out[i, j] = total * scale
 
 
-@njit(**_JIT)
+@_jit
 def _plane_moments(
     planes: np.ndarray, means: np.ndarray, variances: np.ndarray, squares: np.ndarray, columns: np.ndarray
 ) -> None:
@@ -65,7 +81,7 @@ def _plane_moments(
                 variance[i, j] = _COV_NORM * (variance[i, j] - mean[i, j] * mean[i, j])
 
 
-@njit(**_JIT)
+@_jit
 def reference_moments(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Windowed means and variances of N x C x H x W images (float64, already in [0, 1])."""
     count, channels, height, width = planes.shape
@@ -79,7 +95,7 @@ def reference_moments(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return means, variances
 
 
-@njit(**_JIT)
+@_jit
 def compare_rows(
     candidates: np.ndarray,
     low: np.ndarray,

@@ -26,7 +26,7 @@ import os
 import platform
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -258,7 +258,7 @@ def _build_meta(encoded: EncodedChallenge, challenge_id: str, files: dict[str, s
         num_rows=int(encoded.encryption.shape[0]),
         pixels=encoded.pixels,
         versions=library_versions(),
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
         sources=dict(encoded.sources),
         files=files,
     )

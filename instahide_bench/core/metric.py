@@ -44,7 +44,8 @@ def to_unit_images(values: np.ndarray, pixels: PixelSpace) -> np.ndarray:
 def l2(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Per image, the mean squared difference (float64) of two N x H x W x C batches."""
     difference = np.asarray(x, dtype=np.float64) - np.asarray(y, dtype=np.float64)
-    return np.square(difference, out=difference).reshape(difference.shape[0], -1).mean(axis=1)
+    per_image: np.ndarray = np.square(difference, out=difference).reshape(difference.shape[0], -1).mean(axis=1)
+    return per_image
 
 
 def ssim_reference(x_unit: np.ndarray, y_unit: np.ndarray) -> float:
@@ -52,7 +53,7 @@ def ssim_reference(x_unit: np.ndarray, y_unit: np.ndarray) -> float:
     from skimage.metrics import structural_similarity
 
     return float(
-        structural_similarity(
+        structural_similarity(  # type: ignore[no-untyped-call]  # scikit-image ships no annotations for it
             np.asarray(x_unit, dtype=np.float64),
             np.asarray(y_unit, dtype=np.float64),
             data_range=DATA_RANGE,

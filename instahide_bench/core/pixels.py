@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from instahide_bench.core.errors import ConfigError
 
@@ -24,11 +25,11 @@ class PixelSpace:
     scale: tuple[float, float, float]
 
     @property
-    def _offset(self) -> np.ndarray:
+    def _offset(self) -> npt.NDArray[np.float64]:
         return np.asarray(self.offset, dtype=np.float64)
 
     @property
-    def _scale(self) -> np.ndarray:
+    def _scale(self) -> npt.NDArray[np.float64]:
         return np.asarray(self.scale, dtype=np.float64)
 
     @property
@@ -60,7 +61,8 @@ class PixelSpace:
 
     def clip(self, values: np.ndarray) -> np.ndarray:
         """Clip channel-last values to the valid box of this space (float32)."""
-        return np.clip(values, self.low.astype(np.float32), self.high.astype(np.float32)).astype(np.float32, copy=False)
+        clipped: np.ndarray = np.clip(values, self.low.astype(np.float32), self.high.astype(np.float32))
+        return clipped.astype(np.float32, copy=False)
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "offset": list(self.offset), "scale": list(self.scale)}
@@ -97,5 +99,5 @@ def pixel_space_from_json(obj: object) -> PixelSpace:
         offset, scale = tuple(map(float, obj["offset"])), tuple(map(float, obj["scale"]))
         if len(offset) != 3 or len(scale) != 3 or min(scale) <= 0:
             raise ConfigError(f"invalid pixel space {obj!r}")
-        return PixelSpace(str(obj["name"]), offset, scale)  # type: ignore[arg-type]
+        return PixelSpace(str(obj["name"]), offset, scale)
     raise ConfigError(f"invalid pixel space {obj!r}")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import importlib
 import sys
+import tomllib
 
 import numpy as np
 import pytest
-import tomllib
 
 from instahide_bench.attacks import Attack, AttackContext
 from tests.conftest import REPO_ROOT, tiny_encoded

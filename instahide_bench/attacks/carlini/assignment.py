@@ -84,7 +84,7 @@ def score_slots(
     device = torch.device(device)
 
     def compared(values: torch.Tensor) -> torch.Tensor:  # N x 32 x 32 x 3 through the comparison filter
-        return laplacian_highpass(values) if kernel is None else whiten(values, kernel)
+        return laplacian_highpass(values) if kernel is None else whiten(values, kernel)  # type: ignore[arg-type,return-value]  # laplacian_highpass keeps the array type
 
     images = torch.as_tensor(reconstruction.images, dtype=torch.float32, device=device)
     public_part = torch.as_tensor(reconstruction.public_mean, dtype=torch.float32, device=device)

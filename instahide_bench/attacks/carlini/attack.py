@@ -17,13 +17,13 @@ The decryption shows, for each row, the image of the slot the attack is surest o
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from instahide_bench.attacks.carlini.assignment import confidence, decryption_slots, reassign, score_slots
 from instahide_bench.attacks.carlini.cache import cached, fingerprint
@@ -172,7 +172,7 @@ class CarliniGraphAttack(Attack):
                     context,
                     f"simulate-{i}",
                     sim_key + str(i),
-                    lambda i=i: self._simulate(facts, context, i).to_arrays(),
+                    functools.partial(self._simulate_arrays, facts, context, i),
                 )
             )
             for i in range(2)
@@ -238,6 +238,9 @@ class CarliniGraphAttack(Attack):
 
     # ------------------------------------------------------------------ stages
 
+    def _simulate_arrays(self, facts: Facts, context: AttackContext, index: int) -> dict[str, np.ndarray]:
+        return self._simulate(facts, context, index).to_arrays()
+
     def _simulate(self, facts: Facts, context: AttackContext, index: int) -> Simulation:
         context.logger.info("simulating InstaHide on auxiliary images (%s) [%d/2]", self.config.aux_private, index + 1)
         T = self.config.aux_T or facts.T
@@ -272,7 +275,7 @@ class CarliniGraphAttack(Attack):
             device=context.device,
             progress=lambda it: context.progress(it, desc="similarity blocks", total=len(starts), unit="block"),
         )
-        return {"neighbours": graph.neighbours, "similarity": graph.similarity, "auc": np.float64(auc)}
+        return {"neighbours": graph.neighbours, "similarity": graph.similarity, "auc": np.array(auc, dtype=np.float64)}
 
     def _cluster(self, graph: dict[str, np.ndarray], facts: Facts, context: AttackContext) -> dict[str, np.ndarray]:
         classes = int(np.count_nonzero(facts.class_sizes))
@@ -362,7 +365,7 @@ class CarliniGraphAttack(Attack):
             "public_mean": recovered.public_mean,
             "variance": recovered.variance,
             "margin": confidence(scores, len(facts.slots), new),
-            "nll": np.float64(recovered.negative_log_likelihood),
+            "nll": np.array(recovered.negative_log_likelihood, dtype=np.float64),
         }
 
     def _colour(

@@ -85,6 +85,7 @@ def kmeans(
         inertia = ((points - centroids[label]) ** 2).sum()
         if inertia < best_inertia:
             best, best_inertia = centroids, inertia
+    assert best is not None  # restarts >= 1
     return best
 
 

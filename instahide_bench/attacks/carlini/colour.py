@@ -54,6 +54,7 @@ class ResidualCNN(torch.nn.Module):
         for conv in convs:
             _default_init(conv, generator)
         torch.nn.init.zeros_(last.weight)
+        assert last.bias is not None
         torch.nn.init.zeros_(last.bias)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -139,8 +139,11 @@ def expectation_maximisation(
         predicted = predict_mixtures(assignment, images, public_mean, public_weight)
         mixtures = posterior_mixtures(magnitude, predicted, variance)
         if fit_public_mean:
-            images, public_mean = solve_images(mixtures, assignment, num_images, public_weight, 1.0 / variance[:, 0])
+            images, fitted_mean = solve_images(mixtures, assignment, num_images, public_weight, 1.0 / variance[:, 0])
+            assert fitted_mean is not None  # a public weight was given, so the mean was fitted
+            public_mean = fitted_mean
         else:
+            assert fixed_part is not None
             images, _ = solve_images(mixtures - fixed_part, assignment, num_images, None, 1.0 / variance[:, 0])
     variance = noise_variance(
         magnitude, predict_mixtures(assignment, images, public_mean, public_weight), public_weight

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from instahide_bench.core.config import describe_config, parse_assignments
 
@@ -59,7 +60,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 def run_list(args: argparse.Namespace) -> int:
     from instahide_bench.attacks import ATTACKS
 
-    catalogue = {}
+    catalogue: dict[str, dict[str, Any]] = {}
     for name in ATTACKS.names():
         cls = ATTACKS.get(name)
         catalogue[name] = {

@@ -166,9 +166,8 @@ def run_regress_command(args: argparse.Namespace) -> int:
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
-    from importlib.resources import files
-
     import tomllib
+    from importlib.resources import files
 
     from instahide_bench.benchmark.matrix.run import run_matrix
     from instahide_bench.benchmark.matrix.spec import spec_from_dict

@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import itertools
 import os
+import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from instahide_bench.core.errors import ConfigError, InputFileError
 

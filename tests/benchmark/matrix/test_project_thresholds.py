@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from instahide_bench.benchmark.cli import main
 from tests.conftest import REPO_ROOT

@@ -94,9 +94,8 @@ def test_toml_errors_name_the_file(tmp_path: Path, text: str, message: str) -> N
 
 
 def test_the_packaged_demo_spec_is_valid_and_runs_every_attack() -> None:
-    from importlib.resources import files
-
     import tomllib
+    from importlib.resources import files
 
     from instahide_bench.attacks import ATTACKS
     from instahide_bench.benchmark.matrix.spec import spec_from_dict

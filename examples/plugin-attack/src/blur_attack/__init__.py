@@ -1,7 +1,8 @@
 """An example attack: |e| of each row, blurred, stretched to the pixel range.
 
-It only shows the plugin mechanics (config dataclass, one ``run`` method, an entry point);
-as an attack it is barely better than the ``abs-rescale`` baseline.
+It only shows the plugin mechanics (config dataclass, one ``run`` method, an entry point) and
+imports nothing but :mod:`instahide_bench.api`; as an attack it is barely better than the
+``abs-rescale`` baseline.
 """
 
 from __future__ import annotations
@@ -11,10 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from instahide_bench.attacks import Attack, AttackContext, AttackResult
-from instahide_bench.attacks.baselines import abs_rescaled
-from instahide_bench.core.challenge import PublicChallenge
-from instahide_bench.core.config import param
+from instahide_bench.api import Attack, AttackContext, AttackResult, PublicChallenge, abs_rescaled, param
 
 
 @dataclass(frozen=True)
