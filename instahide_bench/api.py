@@ -21,6 +21,39 @@ layout may change. A minimal attack::
 
 and, in the plugin's pyproject.toml, an entry point in the group ``instahide_bench.attacks``
 (``instahide_bench.encoders`` for encoders) so that the CLI finds it without an import.
+
+Reference
+---------
+Plugin classes and their registries:
+
+* :class:`Attack`, :data:`ATTACKS`: the attack base class and the name -> class registry.
+* :class:`AttackContext`: device, working directory, seed and progress lent to ``Attack.run``.
+* :class:`AttackResult`: what ``Attack.run`` returns (the decryption and optional extras).
+* :class:`Encoder`, :data:`ENCODERS`: the encoder base class and its registry.
+* :func:`param`: a config dataclass field with a help text.
+
+Challenges and data:
+
+* :class:`PublicChallenge`: an attack's input (encryptions, labels, metadata; no key).
+* :class:`ChallengeMeta`: challenge.json.
+* :class:`ChallengeKey`: the ground truth (scorers and encoders only).
+* :class:`EncodedChallenge`: an encoder's output.
+* :class:`ImageSet`: uint8 images with labels, the input of an encoder.
+* :class:`InstaHideConfig`: the InstaHide scheme's public parameters.
+
+Pixels:
+
+* :class:`PixelSpace`, :data:`PIXEL_SPACES`, :func:`get_pixel_space`: the value range a
+  challenge lives in, and the built-in ones by name.
+* :data:`IMAGE_SHAPE`: (32, 32, 3), the shape of every image (NHWC).
+* :func:`abs_rescaled`: |e| stretched to the pixel box, the cheapest decryption and a fallback.
+
+Errors (shown to users as one line by the CLI):
+
+* :class:`InstaHideBenchError`: the base class.
+* :class:`ConfigError`: an invalid setting.
+* :class:`InputFileError`: a missing or malformed file.
+* :class:`ResourceLimitError`: a time or memory limit was hit.
 """
 
 from instahide_bench.attacks.common.rescale import abs_rescaled

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from instahide_bench.attacks import ATTACKS
 from instahide_bench.benchmark.generate import build_challenge
 from instahide_bench.core.challenge import EncodedChallenge, write_challenge
+from instahide_bench.encoders import ENCODERS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: The real CIFAR-10 / ImageNet samples shipped beside a checkout (absent on a fresh machine).
@@ -43,6 +45,27 @@ def isolated_patch_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
     patcher.setenv("INSTAHIDE_BENCH_CACHE", str(path))
     yield path
     patcher.undo()
+
+
+@pytest.fixture(autouse=True)
+def no_plugin_left_registered() -> Iterator[None]:
+    """Fail the test that leaves an attack or encoder registered (or removes one).
+
+    A test that registers a throwaway plugin wraps it in ``ATTACKS.scoped()`` /
+    ``ENCODERS.scoped()``; a leak would show up later as an unknown plugin in a listing or a
+    matrix run. Comparing the names costs a sorted set per registry (the entry points are
+    read once, by the first test).
+    """
+    before = {"attacks": ATTACKS.names(), "encoders": ENCODERS.names()}
+    yield
+    after = {"attacks": ATTACKS.names(), "encoders": ENCODERS.names()}
+    for kind in before:
+        added = sorted(set(after[kind]) - set(before[kind]))
+        removed = sorted(set(before[kind]) - set(after[kind]))
+        assert not added and not removed, (
+            f"the test changed the global {kind} registry (added {added}, removed {removed}); "
+            "register throwaway plugins inside ATTACKS.scoped() / ENCODERS.scoped()"
+        )
 
 
 @pytest.fixture(scope="session")

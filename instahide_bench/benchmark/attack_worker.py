@@ -63,7 +63,7 @@ def run_job(job: WorkerJob) -> None:
         device=torch.device(job.device), workdir=Path(job.workdir), seed=job.seed, resume=job.resume
     )
     threads = getattr(attack.config, "threads", None)
-    if context.device.type == "cpu" and isinstance(threads, int) and threads > 0:
+    if context.device.type == "cpu" and type(threads) is int and threads > 0:
         torch.set_num_threads(threads)  # this process exists for this attack: its thread count is ours to set
     started = time.perf_counter()
     result = attack.run(challenge, context)

@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
@@ -25,12 +25,35 @@ from instahide_bench.core.challenge import PublicChallenge
 from instahide_bench.core.progress import progress, progress_bar
 from instahide_bench.core.registry import Registry
 
+if TYPE_CHECKING:
+    from tqdm.auto import tqdm
+
 T = TypeVar("T")
 
 
 @dataclass
 class AttackContext:
-    """What the runner lends an attack besides the challenge."""
+    """What the runner lends an attack besides the challenge.
+
+    Everything an attack may need from its environment comes through here, so that the
+    same attack runs unchanged in the isolated worker process, in a notebook and in tests
+    (``AttackContext()`` is a valid CPU context without a working directory).
+
+    Attributes
+    ----------
+    device : torch.device
+        Where tensors should live (``cpu`` by default, ``cuda`` when the runner was given ``--device``).
+    workdir : Path or None
+        A directory private to this run; stages cache their output under ``workdir/cache``.
+        None when running without one (nothing is cached).
+    seed : int
+        The seed for the attack's own random draws (e.g. ``np.random.default_rng(seed)`` or
+        ``torch.Generator().manual_seed(seed)``); never a global seed.
+    resume : bool
+        True when the user asked to reuse caches of an earlier, interrupted run.
+    logger : logging.Logger
+        Where to log; the runner configures its level and handlers.
+    """
 
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     workdir: Path | None = None
@@ -39,15 +62,70 @@ class AttackContext:
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("instahide_bench.attacks"))
 
     def progress(self, iterable: Iterable[T], *, desc: str, total: int | None = None, unit: str = "it") -> Iterator[T]:
-        """Progress over an iterable (tqdm on stderr, off when not a terminal)."""
+        """Progress over an iterable (tqdm on stderr, off when not a terminal).
+
+        Parameters
+        ----------
+        iterable : iterable
+            What to iterate over; its items are yielded unchanged.
+        desc : str
+            Label shown before the bar.
+        total : int, optional
+            Number of items, when ``len(iterable)`` is not available.
+        unit : str
+            Name of one item in the rate display.
+
+        Returns
+        -------
+        Iterator
+            The items of ``iterable``.
+
+        Examples
+        --------
+        >>> for index in AttackContext().progress(range(3), desc="rounds", unit="round"):
+        ...     pass
+        """
         return progress(iterable, desc=desc, total=total, unit=unit)
 
-    def bar(self, *, desc: str, total: float | None = None, unit: str = "it", unit_scale: bool = False):
-        """A manually updated progress bar (``with ctx.bar(...) as bar: bar.update(n)``)."""
+    def bar(self, *, desc: str, total: float | None = None, unit: str = "it", unit_scale: bool = False) -> tqdm:
+        """A manually updated progress bar, for work that is not a loop over items.
+
+        Parameters
+        ----------
+        desc : str
+            Label shown before the bar.
+        total : float, optional
+            The amount that completes the bar (None: show a count and rate only).
+        unit : str
+            Name of one unit of work in the rate display.
+        unit_scale : bool
+            Show large counts with SI prefixes (k, M, G).
+
+        Returns
+        -------
+        tqdm.tqdm
+            A bar to advance with ``bar.update(n)``; use it as a context manager so that it closes.
+
+        Examples
+        --------
+        >>> with AttackContext().bar(desc="seeds", total=2**16, unit="seed", unit_scale=True) as bar:
+        ...     _ = bar.update(2**16)
+        """
         return progress_bar(desc=desc, total=total, unit=unit, unit_scale=unit_scale)
 
     def cache_dir(self, stage: str) -> Path | None:
-        """A directory in which a stage may cache its output (None when running without a workdir)."""
+        """A directory in which a stage may cache its output, created on first use.
+
+        Parameters
+        ----------
+        stage : str
+            Name of the stage (one sub-directory per stage).
+
+        Returns
+        -------
+        Path or None
+            ``workdir/cache/<stage>``, or None when running without a workdir (then nothing is cached).
+        """
         if self.workdir is None:
             return None
         path = Path(self.workdir) / "cache" / stage
@@ -59,11 +137,23 @@ class AttackContext:
 class AttackResult:
     """An attack's answer.
 
-    ``decryption`` has one row per encryption (E x 32 x 32 x 3, the challenge's pixel space).
-    ``recovered`` is the attack's set of recovered private images, ``assignment`` maps each
-    encryption to rows of ``recovered`` (E x 2, -1 where unknown). ``succeeded`` is False when
-    the attack knows it did not break the challenge (e.g. no seed matched): its decryption is
-    then a fallback that still scores, and ``message`` says why.
+    ``succeeded`` is False when the attack knows it did not break the challenge (e.g. no seed
+    matched): its decryption is then a fallback that still scores, and ``message`` says why.
+
+    Attributes
+    ----------
+    decryption : numpy.ndarray
+        One row per encryption (E x 32 x 32 x 3, in the challenge's pixel space); what is scored.
+    recovered : numpy.ndarray or None
+        The attack's set of recovered private images (R x 32 x 32 x 3), when it has one.
+    assignment : numpy.ndarray or None
+        Maps each encryption to rows of ``recovered`` (E x 2, -1 where unknown).
+    succeeded : bool
+        False when the attack knows it failed.
+    message : str
+        Why it failed (or any short note for the report).
+    info : dict
+        JSON-able extras (numbers, strings, small arrays) recorded in the run's result.json.
     """
 
     decryption: np.ndarray
@@ -75,7 +165,60 @@ class AttackResult:
 
 
 class Attack(ABC):
-    """Base class of all attacks: subclass, declare ``Config``, implement ``run``, register."""
+    """Base class of all attacks: subclass, declare ``Config``, implement ``run``, register.
+
+    The configuration is a frozen dataclass so that the CLI can list, override
+    (``--set key=value``) and record every parameter; the constructor calls its
+    ``validate()`` method, when it has one, so that a bad value fails before any work starts.
+
+    Threads and seeds belong to the process, not to the attack: an attack never calls
+    ``torch.set_num_threads`` (or similar) and never seeds a global generator
+    (``np.random.seed``, ``torch.manual_seed``). It draws its randomness from generators
+    seeded with ``context.seed``. An attack whose config has an ``int`` field ``threads`` gets
+    ``torch.set_num_threads(threads)`` applied by the worker process that runs it on the CPU,
+    a process that exists only for that attack; in-process callers (tests, notebooks) keep
+    their own thread count.
+
+    Parameters
+    ----------
+    config : Config instance, optional
+        The attack's settings; ``Config()`` (all defaults) when omitted.
+
+    Attributes
+    ----------
+    name : str
+        The registered name (``instahide-bench attack NAME``).
+    version : str
+        Bumped when results change; recorded with every run and leaderboard entry.
+    Config : type
+        The config dataclass; build its fields with :func:`~instahide_bench.core.config.param`.
+    complexity : str
+        The attack's stated time complexity, recorded in leaderboard entries.
+    summary : str
+        One line for ``instahide-bench attacks``.
+    config
+        The validated config instance.
+
+    Raises
+    ------
+    ConfigError
+        From ``Config.validate()`` when a setting is invalid.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> from instahide_bench.api import Attack, AttackResult, param
+    >>> @dataclass(frozen=True)
+    ... class HalfConfig:
+    ...     factor: float = param(0.5, "scale applied to |encryption|")
+    >>> class HalfAttack(Attack):
+    ...     name = "half"
+    ...     Config = HalfConfig
+    ...     def run(self, challenge, context):
+    ...         return AttackResult(abs(challenge.encryption) * self.config.factor)
+    >>> HalfAttack().config.factor
+    0.5
+    """
 
     name: ClassVar[str]
     version: ClassVar[str] = "1"
@@ -93,7 +236,20 @@ class Attack(ABC):
 
     @abstractmethod
     def run(self, challenge: PublicChallenge, context: AttackContext) -> AttackResult:
-        """Attack the public challenge; return a decryption with one row per encryption."""
+        """Attack the public challenge.
+
+        Parameters
+        ----------
+        challenge : PublicChallenge
+            Encryptions, labels and public metadata; never the key.
+        context : AttackContext
+            Device, working directory, seed and progress reporting.
+
+        Returns
+        -------
+        AttackResult
+            A decryption with one row per encryption, in ``challenge.pixels``.
+        """
 
 
 ATTACKS: Registry[type[Attack]] = Registry("attack", "instahide_bench.attacks")

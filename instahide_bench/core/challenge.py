@@ -72,7 +72,42 @@ def library_versions() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class ChallengeMeta:
-    """Everything in challenge.json: public parameters, never secrets (seed, which images)."""
+    """Everything in challenge.json: public parameters, never secrets (seed, which images).
+
+    Attacks may read all of it; it is what a real attacker of a deployed scheme would know.
+
+    Attributes
+    ----------
+    challenge_id : str
+        For a written challenge, ``<preset or encoder>-<first 10 hex digits of encryption.npy's sha256>``.
+    encoder, encoder_version : str
+        The registered encoder and its version.
+    preset : str or None
+        The named preset the challenge was generated from, if any.
+    params : dict
+        The encoder's public parameters (e.g. :meth:`InstaHideConfig.public_params`).
+    class_names : list of str
+        One per label column.
+    num_rows : int
+        E, the number of encryptions.
+    pixels : PixelSpace
+        The space the encryptions (and the expected decryptions) live in.
+    versions : dict
+        Library versions at generation time (see :func:`library_versions`).
+    created : str
+        ISO 8601 UTC time of generation ("" for the original release).
+    sources : dict
+        Public description of the data sources (kind and options, no secrets).
+    files : dict
+        sha256 of each public file, checked when the challenge is loaded.
+    format_version : int
+        The challenge directory format (only 1 exists).
+    image_shape : tuple of int
+        Always (32, 32, 3).
+    original_release : bool
+        True for a bare ``encryption.npy`` + ``label.npy`` directory (the 2020 release), whose
+        metadata is inferred rather than read.
+    """
 
     challenge_id: str
     encoder: str
@@ -92,6 +127,7 @@ class ChallengeMeta:
 
     @property
     def num_classes(self) -> int:
+        """C, the number of label columns."""
         return len(self.class_names)
 
     @property
@@ -101,6 +137,7 @@ class ChallengeMeta:
         return int(value) if value is not None else None
 
     def to_json(self) -> dict[str, Any]:
+        """The challenge.json object (read back by :meth:`from_json`)."""
         return {
             "format_version": self.format_version,
             "challenge_id": self.challenge_id,
@@ -121,6 +158,24 @@ class ChallengeMeta:
 
     @classmethod
     def from_json(cls, obj: Any, path: Path) -> ChallengeMeta:
+        """Check and read a parsed challenge.json.
+
+        Parameters
+        ----------
+        obj
+            The parsed JSON.
+        path : Path
+            The file it came from, named in error messages.
+
+        Returns
+        -------
+        ChallengeMeta
+
+        Raises
+        ------
+        InputFileError
+            When a required field is missing or malformed, or the format version is unknown.
+        """
         if not isinstance(obj, dict):
             raise InputFileError(path, "must hold a JSON object")
         required = ("format_version", "challenge_id", "encoder", "params", "pixels", "class_names", "num_rows", "files")
@@ -165,7 +220,22 @@ class ChallengeMeta:
 
 @dataclass(frozen=True)
 class PublicChallenge:
-    """What an attacker receives: encryptions, labels and public metadata. No key."""
+    """What an attacker receives: encryptions, labels and public metadata. No key.
+
+    The key is a separate object (:class:`ChallengeKey`) read by a separate function, so an
+    attack cannot reach it through this one.
+
+    Attributes
+    ----------
+    meta : ChallengeMeta
+        The contents of challenge.json.
+    encryption : numpy.ndarray
+        float32, E x 32 x 32 x 3 (NHWC), in ``meta.pixels``.
+    labels : numpy.ndarray
+        float32, E x C: each encryption's mixed label.
+    path : Path or None
+        The directory it was loaded from (a public copy, for isolated runs); None in memory.
+    """
 
     meta: ChallengeMeta
     encryption: np.ndarray
@@ -174,20 +244,40 @@ class PublicChallenge:
 
     @property
     def num_rows(self) -> int:
+        """E, the number of encryptions (and of decryption rows expected)."""
         return int(self.encryption.shape[0])
 
     @property
     def pixels(self) -> PixelSpace:
+        """The pixel space of the encryptions, and of the decryption an attack returns."""
         return self.meta.pixels
 
 
 @dataclass(frozen=True)
 class ChallengeKey:
-    """Ground truth of a challenge.
+    """Ground truth of a challenge: what the scorer compares a decryption with.
 
-    ``private_index`` has one column per private slot (slot 0 is the image a row encrypts,
-    slot 1 its private partner; inside-dataset encoders fill all k slots); ``public_index``
-    has one column per public slot (-1 where the slot is private or absent).
+    Attributes
+    ----------
+    private : numpy.ndarray
+        float32, n x 32 x 32 x 3: the private images, in the challenge's pixel space.
+    private_labels : numpy.ndarray
+        int64, n: their class indices.
+    private_index : numpy.ndarray
+        int64, E x slots: one column per private slot (slot 0 is the image a row encrypts,
+        slot 1 its private partner; inside-dataset encoders fill all k slots).
+    coefficients : numpy.ndarray
+        float64, E x k: the mixing weights of every slot.
+    public_index : numpy.ndarray
+        int64, E x slots: one column per public slot (-1 where the slot is private or absent).
+    epoch : numpy.ndarray
+        int64, E: the epoch each row was drawn in.
+    seed : int or None
+        The encoder seed, for seeded (legacy) randomness.
+    public : numpy.ndarray or None
+        float32, P x 32 x 32 x 3: the public pool (cross-dataset).
+    provenance : dict
+        Where the images came from (written to key.json).
     """
 
     private: np.ndarray
@@ -201,7 +291,20 @@ class ChallengeKey:
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def validate(self, num_rows: int, path: Path) -> None:
-        """Shape and range checks, each failure naming the key file concerned."""
+        """Shape and range checks, each failure naming the key file concerned.
+
+        Parameters
+        ----------
+        num_rows : int
+            E, from the public part of the challenge.
+        path : Path
+            The key directory, for error messages.
+
+        Raises
+        ------
+        InputFileError
+            Naming the key file whose array has the wrong shape, dtype or range.
+        """
         assignment = path / "assignment.npz"
         n = self.private.shape[0]
         _check_images(self.private, path / "private.npy")
@@ -228,7 +331,29 @@ class ChallengeKey:
 
 @dataclass(frozen=True)
 class EncodedChallenge:
-    """An encoder's output before it is written to disk."""
+    """An encoder's output before it is written to disk (by :func:`write_challenge`).
+
+    Attributes
+    ----------
+    encryption : numpy.ndarray
+        E x 32 x 32 x 3 (NHWC), in ``pixels``; written as float32.
+    labels : numpy.ndarray
+        E x C mixed labels; written as float32.
+    class_names : list of str
+        One per label column.
+    encoder, encoder_version : str
+        The registered encoder and its version.
+    params : dict
+        The encoder's public parameters (challenge.json's ``params``).
+    pixels : PixelSpace
+        The pixel space of ``encryption`` and of ``key.private``.
+    key : ChallengeKey
+        The ground truth; written under ``key/``.
+    preset : str or None
+        The named preset, if any (prefixes the challenge id).
+    sources : dict
+        Public description of the data sources.
+    """
 
     encryption: np.ndarray
     labels: np.ndarray
@@ -242,7 +367,18 @@ class EncodedChallenge:
     sources: dict[str, str] = field(default_factory=dict)
 
     def public_view(self, challenge_id: str = "in-memory") -> PublicChallenge:
-        """The attacker's view, without writing anything (for tests and in-process runs)."""
+        """The attacker's view, without writing anything (for tests and in-process runs).
+
+        Parameters
+        ----------
+        challenge_id : str
+            The id to put in the metadata (a written challenge derives it from a hash instead).
+
+        Returns
+        -------
+        PublicChallenge
+            Sharing ``encryption`` and ``labels`` with this object (no copy), with ``path=None``.
+        """
         meta = _build_meta(self, challenge_id, files={})
         return PublicChallenge(meta, self.encryption, self.labels)
 

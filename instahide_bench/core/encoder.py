@@ -15,7 +15,33 @@ from instahide_bench.core.registry import Registry
 
 
 class Encoder(ABC):
-    """Turns private (and public) images into a challenge: encryptions, labels and a key."""
+    """Turns private (and public) images into a challenge: encryptions, labels and a key.
+
+    As for attacks, the configuration is a frozen dataclass (listed, overridden with
+    ``--set`` and written to challenge.json, so every field must be public) and the
+    constructor calls its ``validate()`` method when it has one.
+
+    Parameters
+    ----------
+    config : Config instance, optional
+        The encoder's settings; ``Config()`` (all defaults) when omitted.
+
+    Attributes
+    ----------
+    name : str
+        The registered name.
+    version : str
+        Bumped when output for the same input changes; recorded in challenge.json.
+    Config : type
+        The config dataclass; build its fields with :func:`~instahide_bench.core.config.param`.
+    config
+        The validated config instance.
+
+    Raises
+    ------
+    ConfigError
+        From ``Config.validate()`` when a setting is invalid.
+    """
 
     name: ClassVar[str]
     version: ClassVar[str] = "1"
@@ -32,12 +58,28 @@ class Encoder(ABC):
         return 0
 
     def required_private(self) -> int:
-        """How many private images ``encode`` needs."""
+        """How many private images ``encode`` needs (the config's ``n`` unless overridden)."""
         return int(self.config.n)
 
     @abstractmethod
     def encode(self, private: ImageSet, public: ImageSet | None = None, *, seed: int | None = None) -> EncodedChallenge:
-        """Encrypt ``private`` (mixing in ``public`` where the scheme uses it)."""
+        """Encrypt ``private``, mixing in ``public`` where the scheme uses it.
+
+        Parameters
+        ----------
+        private : ImageSet
+            At least :meth:`required_private` images; these are what attacks try to recover.
+        public : ImageSet, optional
+            At least :meth:`required_public` images (cross-dataset schemes only).
+        seed : int, optional
+            The seed of an encoder with seeded randomness (a reproducible challenge). None lets
+            the encoder draw its own; an encoder whose randomness has no seed may refuse one.
+
+        Returns
+        -------
+        EncodedChallenge
+            Encryptions, labels, public parameters and the key, not yet written to disk.
+        """
 
 
 ENCODERS: Registry[type[Encoder]] = Registry("encoder", "instahide_bench.encoders")

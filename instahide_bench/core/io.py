@@ -15,12 +15,14 @@ import hashlib
 import json
 import os
 import secrets
+import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from instahide_bench.core.errors import InputFileError
 
@@ -98,9 +100,10 @@ def load_npy(
             path, f"truncated: header promises {header.nbytes:,} bytes of data but the file holds {available:,}"
         )
     try:
-        return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
+        array: np.ndarray = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
     except Exception as exc:
         raise InputFileError(path, f"could not be read as .npy ({exc.__class__.__name__}: {exc})") from None
+    return array
 
 
 def load_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
@@ -184,10 +187,15 @@ def save_npy_atomic(path: str | os.PathLike[str], array: np.ndarray) -> None:
         np.save(handle, np.asarray(array), allow_pickle=False)
 
 
-def save_npz_atomic(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray], *, compress: bool = True) -> None:
+def save_npz_atomic(
+    path: str | os.PathLike[str], arrays: Mapping[str, npt.ArrayLike], *, compress: bool = True
+) -> None:
     """Write arrays as ``.npz`` via temp file + rename."""
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        (np.savez_compressed if compress else np.savez)(handle, **{k: np.asarray(v) for k, v in arrays.items()})
+        members = {k: np.asarray(v) for k, v in arrays.items()}
+        # numpy's stub lets **members stand for allow_pickle (a bool); passing it explicitly instead
+        # would store an array named "allow_pickle" under numpy 1.x, whose savez lacks the flag.
+        (np.savez_compressed if compress else np.savez)(handle, **members)  # type: ignore[arg-type]
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
@@ -216,3 +224,14 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputFileError(path, f"not valid JSON ({exc})") from None
+
+
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Parse a TOML file, naming the file in any error."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "file not found")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputFileError(path, f"not valid TOML ({exc})") from None

@@ -18,7 +18,30 @@ from instahide_bench.core.errors import ConfigError
 
 @dataclass(frozen=True)
 class PixelSpace:
-    """Per-channel affine map between [0, 1] images and the encoder's pixel values."""
+    """Per-channel affine map between [0, 1] images and the encoder's pixel values.
+
+    ``x = (u - offset) / scale`` for an image ``u`` in [0, 1]. One object carries the map both
+    ways so that encoders, attacks and the scorer agree on the range a challenge's values live in
+    (and so on what clipping to it means).
+
+    Parameters
+    ----------
+    name : str
+        The name written to challenge.json (``"[-1,1]"``, ``"cifar10-normalised"``, ...).
+    offset : tuple of 3 float
+        Per channel (RGB), the [0, 1] value that maps to 0.
+    scale : tuple of 3 float
+        Per channel, the [0, 1] width that maps to a width of 1; positive.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> space = get_pixel_space("[-1,1]")
+    >>> space.from_uint8(np.array([[[[0, 255, 0]]]], dtype=np.uint8)).ravel().tolist()
+    [-1.0, 1.0, -1.0]
+    >>> space.low.tolist(), space.high.tolist(), space.signed
+    ([-1.0, -1.0, -1.0], [1.0, 1.0, 1.0], True)
+    """
 
     name: str
     offset: tuple[float, float, float]
@@ -48,23 +71,72 @@ class PixelSpace:
         return bool(np.any(self.low < 0))
 
     def from_uint8(self, images: np.ndarray) -> np.ndarray:
-        """uint8 NHWC images -> float32 values in this space (computed in float64, then rounded)."""
+        """uint8 NHWC images -> float32 values in this space (computed in float64, then rounded).
+
+        Parameters
+        ----------
+        images : numpy.ndarray
+            uint8 (or any real values in 0..255), channel last.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 values, same shape.
+        """
         return self.from_unit(np.asarray(images, dtype=np.float64) / 255.0)
 
     def from_unit(self, images: np.ndarray) -> np.ndarray:
-        """Images in [0, 1] (channel last) -> float32 values in this space."""
+        """Images in [0, 1] (channel last) -> float32 values in this space.
+
+        Parameters
+        ----------
+        images : numpy.ndarray
+            Real values, channel last (the last axis has 3 entries); not checked against [0, 1].
+
+        Returns
+        -------
+        numpy.ndarray
+            float32, same shape.
+        """
         return ((np.asarray(images, dtype=np.float64) - self._offset) / self._scale).astype(np.float32)
 
     def to_unit(self, values: np.ndarray) -> np.ndarray:
-        """Values in this space (channel last) -> float64 images in [0, 1] (not clipped)."""
+        """Values in this space (channel last) -> float64 images in [0, 1] (not clipped).
+
+        The inverse of :meth:`from_unit`; apply :meth:`clip` first to stay inside [0, 1], as
+        the metric does.
+
+        Parameters
+        ----------
+        values : numpy.ndarray
+            Values of this space, channel last.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64, same shape.
+        """
         return np.asarray(values, dtype=np.float64) * self._scale + self._offset
 
     def clip(self, values: np.ndarray) -> np.ndarray:
-        """Clip channel-last values to the valid box of this space (float32)."""
+        """Clip channel-last values to the valid box of this space, ``[low, high]`` per channel.
+
+        Parameters
+        ----------
+        values : numpy.ndarray
+            Values of this space, channel last.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32, same shape (the bounds are rounded to float32 too, so clipped values
+            compare equal to them).
+        """
         clipped: np.ndarray = np.clip(values, self.low.astype(np.float32), self.high.astype(np.float32))
         return clipped.astype(np.float32, copy=False)
 
     def to_json(self) -> dict[str, object]:
+        """The challenge.json form: ``{"name", "offset", "scale"}`` (read back by :func:`pixel_space_from_json`)."""
         return {"name": self.name, "offset": list(self.offset), "scale": list(self.scale)}
 
 
@@ -85,6 +157,27 @@ PIXEL_SPACES: dict[str, PixelSpace] = {
 
 
 def get_pixel_space(name: str) -> PixelSpace:
+    """The built-in pixel space called ``name`` (a key of :data:`PIXEL_SPACES`).
+
+    Parameters
+    ----------
+    name : str
+        ``"[-1,1]"`` (the 2020 challenge), ``"[0,1]"``, ``"cifar10-normalised"`` or ``"imagenet-normalised"``.
+
+    Returns
+    -------
+    PixelSpace
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name; the message lists the known ones.
+
+    Examples
+    --------
+    >>> get_pixel_space("[0,1]").signed
+    False
+    """
     try:
         return PIXEL_SPACES[name]
     except KeyError:

@@ -7,7 +7,7 @@ off when stderr is not a terminal (``disable=None``) or when INSTAHIDE_BENCH_PRO
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from typing import TypeVar
 
 from tqdm.auto import tqdm
@@ -23,7 +23,9 @@ def progress_enabled() -> bool | None:
     return value.strip().lower() not in {"0", "false", "no", "off"}
 
 
-def progress(iterable: Iterable[T], *, desc: str, total: int | None = None, unit: str = "it") -> Iterator[T]:
+def progress(
+    iterable: Iterable[T], *, desc: str, total: int | None = None, unit: str = "it"
+) -> Generator[T, None, None]:
     """Wrap an iterable in a progress bar (or not, see :func:`progress_enabled`)."""
     enabled = progress_enabled()
     yield from tqdm(

@@ -75,7 +75,8 @@ def _gpu_name() -> str | None:
         import torch
     except ImportError:  # pragma: no cover - torch is a dependency
         return None
-    if not torch.backends.cuda.is_built() or not torch.cuda.is_available():
+    # torch.backends.cuda.is_built has no annotations
+    if not torch.backends.cuda.is_built() or not torch.cuda.is_available():  # type: ignore[no-untyped-call]
         return None
     return str(torch.cuda.get_device_name(0))
 
@@ -119,7 +120,8 @@ def scoring_versions() -> dict[str, str]:
     import numba
     import skimage
 
-    return {**library_versions(), "scikit-image": skimage.__version__, "numba": numba.__version__}
+    skimage_version: str = skimage.__version__  # type: ignore[attr-defined]  # skimage's __init__.pyi omits it
+    return {**library_versions(), "scikit-image": skimage_version, "numba": numba.__version__}
 
 
 def collect_provenance(argv: Sequence[str] | None = None, *, program: str = "instahide-bench") -> Provenance:

@@ -81,19 +81,19 @@ class RowScores:
 
     @property
     def max_ssim(self) -> np.ndarray:
-        return self.ssim.max(axis=1)
+        return np.asarray(self.ssim.max(axis=1))
 
     @property
     def mean_ssim(self) -> np.ndarray:
-        return self.ssim.mean(axis=1)
+        return np.asarray(self.ssim.mean(axis=1))
 
     @property
     def min_l2(self) -> np.ndarray:
-        return self.l2.min(axis=1)
+        return np.asarray(self.l2.min(axis=1))
 
     @property
     def mean_l2(self) -> np.ndarray:
-        return self.l2.mean(axis=1)
+        return np.asarray(self.l2.mean(axis=1))
 
     def summary(self) -> Scores:
         return Scores(

@@ -37,3 +37,22 @@ def test_example_attack_runs_in_the_pixel_range(example_module) -> None:
     assert result.decryption.shape == encoded.encryption.shape
     assert np.isfinite(result.decryption).all()
     assert result.decryption.min() >= 0.0 and result.decryption.max() <= 1.0  # [0, 1] pixel space
+
+
+def test_the_example_imports_nothing_of_instahide_bench_but_the_api() -> None:
+    import ast
+
+    imported = set()
+    for path in (EXAMPLE / "src").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    assert {name for name in imported if name.split(".")[0] == "instahide_bench"} == {"instahide_bench.api"}
+
+
+def test_the_guide_imports_nothing_of_instahide_bench_but_the_api() -> None:
+    guide = (REPO_ROOT / "docs" / "writing-an-attack.md").read_text(encoding="utf-8")
+    lines = [line for line in guide.splitlines() if line.startswith(("from instahide_bench", "import instahide_bench"))]
+    assert lines and all(line.startswith("from instahide_bench.api import") for line in lines)

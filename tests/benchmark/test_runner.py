@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -163,11 +164,13 @@ def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def with_plugin(plugin_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def with_plugin(plugin_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The throwaway attacks, discoverable here and in the worker; unregistered after the test."""
     monkeypatch.syspath_prepend(str(plugin_path))
     monkeypatch.setenv("PYTHONPATH", str(plugin_path))
-    ATTACKS.reload_entry_points()
-    return plugin_path
+    with ATTACKS.scoped():
+        ATTACKS.reload_entry_points()
+        yield plugin_path
 
 
 def test_entry_point_attack_is_discovered_and_runs(with_plugin: Path, tiny_challenge_dir: Path, tmp_path: Path) -> None:

@@ -45,10 +45,6 @@ class Assignment:
         """The assignment of some rows only."""
         return Assignment(self.images[rows], self.coefficients[rows])
 
-    def heaviest(self) -> np.ndarray:
-        """Per row, the image with the largest coefficient (E,)."""
-        return self.images[np.arange(self.num_rows), np.argmax(self.coefficients, axis=1)]
-
 
 def public_noise_weights(public_weight: np.ndarray, floor: float = 0.05) -> np.ndarray:
     """Row weights ``1 / w_r^2``: the public images' contribution, and its noise, scale with w_r."""

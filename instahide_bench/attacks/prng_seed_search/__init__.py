@@ -1,6 +1,10 @@
 """``prng-seed-search`` (SPEC §6): recover the 32-bit seed of a ``challenge-2020`` set, then the images.
 
-Modules, one job each: :mod:`.kernel` (the fast seed check and its exact confirmation),
+Modules, one job each. The fast seed check, from the ground up: :mod:`.mt19937` (numpy's
+MT19937 stream for blocks of seeds, vectorised in numba), :mod:`.evidence` (label rows as the
+check's float32 boxes; the false-positive rate), :mod:`.reference` (the check and the exact
+confirmation in numpy's own ``RandomState``: the ground truth), :mod:`.cpu_check` (the check on
+this machine's cores), :mod:`.torch_check` (the same check on tensors, for GPUs). Around it:
 :mod:`.ranges` (seed ranges and shards), :mod:`.target` (what a seed is checked against),
 :mod:`.engines` (local threads, GPU, Dask), :mod:`.search` (orchestration, early stop,
 progress), :mod:`.replay` (the encoder's draws for a seed), :mod:`.solve` (least squares),

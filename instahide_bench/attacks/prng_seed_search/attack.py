@@ -4,8 +4,9 @@ SPEC §3.1: one 32-bit seed feeds numpy's legacy ``RandomState`` (coefficients) 
 ``Generator`` (permutations, masks), and ``label.npy`` publishes the first coefficients, so a
 seed can be checked against the public files alone.
 
-1. search (:mod:`.search`): the fast check (:mod:`.kernel`) over the seed range, shards on
-   this machine's cores, a GPU or Dask workers; each candidate is confirmed exactly;
+1. search (:mod:`.search`): the fast check (:mod:`.cpu_check`, :mod:`.torch_check`) over the
+   seed range, shards on this machine's cores, a GPU or Dask workers; each candidate is
+   confirmed exactly (:mod:`.reference`);
 2. replay (:mod:`.replay`): every row's images, coefficients and masks; the replayed labels
    must equal ``label.npy`` bit for bit;
 3. solve (:mod:`.solve`): undo the masks, least squares for the private images.
@@ -110,7 +111,7 @@ class PrngSeedSearchAttack(Attack):
             "false_positive_rate": target.false_positive_rate(),
         }
         rng_kind = challenge.meta.params.get("rng")
-        if not search.found:
+        if search.seed is None:
             claimed = f" (challenge.json says rng={rng_kind})" if rng_kind not in (None, "legacy-seeded") else ""
             return self._fallback(challenge, f"no seed in {search.seed_range} reproduces label.npy{claimed}", info)
 

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from instahide_bench.attacks.prng_seed_search.kernel import Evidence, search_block, search_block_torch
+from instahide_bench.attacks.prng_seed_search.cpu_check import search_block
+from instahide_bench.attacks.prng_seed_search.evidence import Evidence
 from instahide_bench.attacks.prng_seed_search.ranges import SeedRange
+from instahide_bench.attacks.prng_seed_search.torch_check import search_block_torch
 from instahide_bench.core.errors import InstaHideBenchError
 from instahide_bench.core.logs import quiet_logger
 
@@ -42,7 +44,7 @@ class ShardResult:
     candidates: np.ndarray
 
 
-def cpu_shards(shards: Iterable[SeedRange], evidence: Evidence, threads: int) -> Iterator[ShardResult]:
+def cpu_shards(shards: Iterable[SeedRange], evidence: Evidence, threads: int) -> Generator[ShardResult, None, None]:
     """The numba kernel on this machine, ``threads`` threads per shard, shards in order."""
     for shard in shards:
         yield ShardResult(shard, search_block(shard.start, shard.stop, evidence, threads=threads))
@@ -50,7 +52,7 @@ def cpu_shards(shards: Iterable[SeedRange], evidence: Evidence, threads: int) ->
 
 def torch_shards(
     shards: Iterable[SeedRange], evidence: Evidence, device: str, block_size: int
-) -> Iterator[ShardResult]:
+) -> Generator[ShardResult, None, None]:
     """The torch kernel on ``device`` (a GPU), shards in order."""
     for shard in shards:
         yield ShardResult(shard, search_block_torch(shard.start, shard.stop, evidence, device, block_size=block_size))
@@ -61,7 +63,7 @@ def check_shard(start: int, stop: int, evidence: Evidence) -> tuple[int, int, np
     return start, stop, search_block(start, stop, evidence, threads=1)
 
 
-def dask_shards(shards: Iterable[SeedRange], evidence: Evidence, client: Client) -> Iterator[ShardResult]:
+def dask_shards(shards: Iterable[SeedRange], evidence: Evidence, client: Client) -> Generator[ShardResult, None, None]:
     """Shards as Dask tasks, yielded as they complete; closing the generator cancels the rest."""
     from distributed import as_completed
 

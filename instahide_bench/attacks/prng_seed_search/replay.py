@@ -53,13 +53,13 @@ class Replay:
 def replay_seed(seed: int, config: InstaHideConfig) -> Replay:
     """Draw the challenge's randomness again from ``seed``, as the encoder drew it."""
     plans = list(plan_epochs(config, LegacySeededRNG(seed)))
-    masks = [plan.mask for plan in plans]
+    masks = [plan.mask for plan in plans if plan.mask is not None]  # every epoch or none (cfg.mask)
     return Replay(
         seed=int(seed),
         private=np.concatenate([plan.private for plan in plans]),
         public=np.concatenate([plan.public for plan in plans]),
         coefficients=np.concatenate([plan.coefficients for plan in plans]),
-        mask=None if masks[0] is None else np.concatenate(masks),
+        mask=np.concatenate(masks) if masks else None,
     )
 
 

@@ -1,8 +1,8 @@
 """Seed-space search: shard a range, run the fast check on an engine, confirm, stop early.
 
-Every seed that passes the fast check (:mod:`.kernel`) is confirmed with numpy's own
-generator against all of ``label.npy`` (:meth:`SeedTarget.confirm`); the first confirmed seed
-ends the search. Wrong seeds pass the fast check with probability around 1e-19 per seed
+Every seed that passes the fast check (:mod:`.cpu_check`, :mod:`.torch_check`) is confirmed
+with numpy's own generator against all of ``label.npy`` (:meth:`SeedTarget.confirm`); the first
+confirmed seed ends the search. Wrong seeds pass the fast check with probability around 1e-19 per seed
 (:meth:`Evidence.false_positive_rate`), and none survives the confirmation.
 
 Engines (:mod:`.engines`): ``local`` runs the numba kernel on this machine's cores, or the
@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -49,7 +49,7 @@ DEFAULT_GPU_BLOCK = 1 << 22
 LOG_INTERVAL_SECONDS = 30.0
 
 BarFactory = Callable[..., Any]
-ShardRunner = Callable[[Iterable[SeedRange]], Iterator[ShardResult]]
+ShardRunner = Callable[[Iterable[SeedRange]], Generator[ShardResult, None, None]]
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,9 @@ def search_seeds(target: SeedTarget, settings: SearchSettings, bar: BarFactory =
     """Search ``settings.seed_range`` for the seed that reproduces ``target``'s labels."""
     seed_range = settings.seed_range
     clock = time.perf_counter()
-    seed, searched, rejected = None, 0, []
+    seed: int | None = None
+    searched = 0
+    rejected: list[int] = []
     with open_engine(settings, target) as engine:
         startup = time.perf_counter() - clock
         logger.info("searching seeds %s (%d seeds) with %s", seed_range, seed_range.size, engine.description)

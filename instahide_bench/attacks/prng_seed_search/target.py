@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from instahide_bench.attacks.prng_seed_search.kernel import Evidence, confirm_seed
+from instahide_bench.attacks.prng_seed_search.evidence import Evidence
+from instahide_bench.attacks.prng_seed_search.reference import confirm_seed
 from instahide_bench.core.challenge import PublicChallenge
 from instahide_bench.core.errors import ConfigError
 from instahide_bench.core.instahide import InstaHideConfig

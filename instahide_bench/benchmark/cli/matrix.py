@@ -149,7 +149,8 @@ def run_regress_command(args: argparse.Namespace) -> int:
 
     from instahide_bench.benchmark.matrix.regress import evaluate, format_table, has_regressions, thresholds_from_dict
     from instahide_bench.benchmark.matrix.run import MatrixResult, run_matrix
-    from instahide_bench.benchmark.matrix.spec import read_toml, spec_from_dict
+    from instahide_bench.benchmark.matrix.spec import spec_from_dict
+    from instahide_bench.core.io import read_toml
 
     document = read_toml(args.thresholds)
     thresholds = thresholds_from_dict(document, args.thresholds)
@@ -166,14 +167,10 @@ def run_regress_command(args: argparse.Namespace) -> int:
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
-    import tomllib
-    from importlib.resources import files
-
     from instahide_bench.benchmark.matrix.run import run_matrix
-    from instahide_bench.benchmark.matrix.spec import spec_from_dict
+    from instahide_bench.benchmark.matrix.spec import demo_spec
 
-    demo_file = files("instahide_bench.benchmark.matrix").joinpath("demo.toml")
-    spec = spec_from_dict(tomllib.loads(demo_file.read_text(encoding="utf-8")), Path(str(demo_file)))
+    spec = demo_spec()
     out = Path(args.out)
     started = time.perf_counter()
     print(

@@ -3,13 +3,15 @@
 One table per challenge preset, rows ranked by Max_SSIM (descending). The output depends only
 on the entries (no render time, fixed orders), so rendering twice gives identical bytes and a
 diff of the rendered files shows exactly what changed in the entries.
+
+This module prepares the rows (ranks, formatted numbers, sort keys, links); the layout of
+README.md and index.html is in ``templates/leaderboard.md.j2`` and ``templates/leaderboard.html.j2``
+(see :mod:`instahide_bench.benchmark.views`). The CSV is written by pandas.
 """
 
 from __future__ import annotations
 
-import html
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from instahide_bench.benchmark.leaderboard.store import StoredEntry, load_entries
+from instahide_bench.benchmark.views import render
 from instahide_bench.core.io import write_text_atomic
 
 README_FILE = "README.md"
@@ -142,23 +145,10 @@ def _row(rank: int, stored: StoredEntry) -> Row:
 # ------------------------------------------------------------------------------------ markdown
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def render_markdown(groups: dict[str, list[Row]]) -> str:
-    lines = [f"# {_TITLE}", "", _INTRO, "", _GENERATED, ""]
-    if not groups:
-        lines += ["No entries yet.", ""]
-    for name, rows in groups.items():
-        lines += [f"## {name}", "", "| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
-        lines += ["| " + " | ".join(_md_cell(row.cells[c]) for c in _COLUMNS) + " |" for row in rows]
-        notes = [row for row in rows if row.stored.entry.notes]
-        if notes:
-            lines += ["", "Notes:", ""]
-            lines += [f"- **{_md_cell(row.stored.entry.name)}**: {_md_cell(row.stored.entry.notes)}" for row in notes]
-        lines.append("")
-    return "\n".join(lines)
+    return render(
+        "leaderboard.md.j2", title=_TITLE, intro=_INTRO, generated=_GENERATED, columns=_COLUMNS, groups=groups
+    )
 
 
 # ----------------------------------------------------------------------------------------- csv
@@ -226,47 +216,17 @@ def render_csv(groups: dict[str, list[Row]], root: Path) -> str:
 
 # ---------------------------------------------------------------------------------------- html
 
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
-table { border-collapse: collapse; margin-bottom: 2em; font-size: 13px; }
-th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: middle; }
-th { background: #f0f0f0; cursor: pointer; user-select: none; white-space: nowrap; }
-th[data-dir="asc"]::after { content: " \\25B2"; }
-th[data-dir="desc"]::after { content: " \\25BC"; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.wide { min-width: 8em; }
-tr.reported td { background: #fafaf2; }
-img.grid { width: 220px; image-rendering: pixelated; display: block; }
-"""
 
-_SCRIPT = """
-document.querySelectorAll("table.sortable").forEach(function (table) {
-  var headers = table.tHead.rows[0].cells;
-  Array.prototype.forEach.call(headers, function (th, column) {
-    th.addEventListener("click", function () {
-      var direction = th.dataset.dir === "asc" ? "desc" : "asc";
-      Array.prototype.forEach.call(headers, function (other) { delete other.dataset.dir; });
-      th.dataset.dir = direction;
-      var numeric = th.dataset.type === "num", sign = direction === "asc" ? 1 : -1;
-      var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
-      function key(row) {
-        var cell = row.cells[column];
-        return cell.dataset.sort !== undefined ? cell.dataset.sort : cell.textContent;
-      }
-      rows.sort(function (a, b) {
-        var x = key(a), y = key(b);
-        if (numeric) {
-          if (x === "") return y === "" ? 0 : 1;
-          if (y === "") return -1;
-          return sign * (parseFloat(x) - parseFloat(y));
-        }
-        return sign * x.localeCompare(y);
-      });
-      rows.forEach(function (row) { body.appendChild(row); });
-    });
-  });
-});
-"""
+@dataclass(frozen=True)
+class HtmlRow:
+    """What index.html shows of one row: its cells, their sort keys, the notes and the grid link."""
+
+    status: str
+    cells: dict[str, str]
+    sort: dict[str, str]  # numeric columns: the raw value (``repr``), "" when missing
+    notes: str
+    grid: str | None  # relative to the page
+    grid_alt: str
 
 
 def _sort_value(row: Row, column: str) -> str:
@@ -283,72 +243,29 @@ def _sort_value(row: Row, column: str) -> str:
     return "" if value is None else repr(value)
 
 
-def _html_text(text: str) -> str:
-    """Escape ``text`` and show its `backticked` words as code (the intro is shared with the README)."""
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
-
-
-def _html_row(row: Row, root: Path) -> str:
+def _html_row(row: Row, root: Path) -> HtmlRow:
     entry = row.stored.entry
-    cells = []
-    for column in _COLUMNS:
-        text = html.escape(row.cells[column])
-        if column in _NUMERIC:
-            cells.append(f'<td class="num" data-sort="{_sort_value(row, column)}">{text}</td>')
-        elif column == "Entry":
-            title = f' title="{html.escape(entry.notes)}"' if entry.notes else ""
-            cells.append(f'<td class="wide"{title}>{text}</td>')
-        elif column == "Cost":
-            cells.append(f'<td class="wide">{text}</td>')
-        else:
-            cells.append(f"<td>{text}</td>")
     grid = row.stored.grid_path
-    if grid is not None:
-        link = html.escape(grid.relative_to(root).as_posix())
-        alt = html.escape(f"{entry.name}: private images (left) and their best recoveries (right)")
-        cells.append(f'<td><a href="{link}"><img class="grid" src="{link}" alt="{alt}"></a></td>')
-    else:
-        cells.append(f"<td>{_MISSING}</td>")
-    return f'<tr class="{entry.status}">' + "".join(cells) + "</tr>"
+    return HtmlRow(
+        status=entry.status,
+        cells=row.cells,
+        sort={column: _sort_value(row, column) for column in _COLUMNS if column in _NUMERIC},
+        notes=entry.notes,
+        grid=None if grid is None else grid.relative_to(root).as_posix(),
+        grid_alt=f"{entry.name}: private images (left) and their best recoveries (right)",
+    )
 
 
 def render_html(groups: dict[str, list[Row]], root: Path) -> str:
-    headers = (
-        "".join(f'<th data-type="{"num" if c in _NUMERIC else "text"}">{html.escape(c)}</th>' for c in _COLUMNS)
-        + '<th data-type="text" title="private image | best recovery, in pairs">Recoveries</th>'
+    return render(
+        "leaderboard.html.j2",
+        title=_TITLE,
+        intro=_INTRO,
+        generated=_GENERATED,
+        columns=_COLUMNS,
+        numeric=_NUMERIC,
+        groups={name: [_html_row(row, root) for row in rows] for name, rows in groups.items()},
     )
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        '<head><meta charset="utf-8">',
-        f"<title>{_TITLE}</title>",
-        f"<style>{_STYLE}</style>",
-        "</head>",
-        "<body>",
-        f"<h1>{_TITLE}</h1>",
-        f"<p>{_html_text(_INTRO)} Click a column header to sort. Recoveries: each private image "
-        "(left of a pair) beside the decryption row that recovers it best (right).</p>",
-    ]
-    if not groups:
-        parts.append("<p>No entries yet.</p>")
-    for name, rows in groups.items():
-        parts += [
-            f"<h2>{html.escape(name)}</h2>",
-            '<table class="sortable">',
-            f"<thead><tr>{headers}</tr></thead>",
-            "<tbody>",
-            *(_html_row(row, root) for row in rows),
-            "</tbody>",
-            "</table>",
-        ]
-    parts += [
-        f"<p><small>{_html_text(_GENERATED)}</small></p>",
-        f"<script>{_SCRIPT}</script>",
-        "</body>",
-        "</html>",
-        "",
-    ]
-    return "\n".join(parts)
 
 
 # -------------------------------------------------------------------------------------- writing

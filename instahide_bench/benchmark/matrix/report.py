@@ -3,18 +3,24 @@
 The page is self-contained apart from the PNGs it shows (the per-cell grids the leaderboard
 recorded, and the curves drawn here with matplotlib), all referenced by relative paths, so
 the output folder can be copied or served as it is.
+
+This module prepares what the page shows (formatted scores, colours, relative links); the
+layout is ``templates/matrix-report.html.j2`` (see :mod:`instahide_bench.benchmark.views`),
+which escapes every value.
 """
 
 from __future__ import annotations
 
-import html
 import io
 import os
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from instahide_bench.benchmark.matrix.run import CellResult, MatrixResult
 from instahide_bench.benchmark.matrix.spec import base_label
+from instahide_bench.benchmark.views import render
 from instahide_bench.core.io import write_bytes_atomic, write_text_atomic
 
 REPORT_FILE = "report.html"
@@ -57,16 +63,20 @@ def curves(result: MatrixResult, param: str) -> dict[str, list[tuple[float, floa
 
 
 def draw_curves(result: MatrixResult, param: str, path: Path) -> Path | None:
-    """A PNG of Max_SSIM against ``param`` (None when the matrix does not vary it)."""
+    """A PNG of Max_SSIM against ``param`` (None when the matrix does not vary it).
+
+    Drawn on a :class:`~matplotlib.figure.Figure` with its own Agg canvas: no pyplot, so neither
+    the process's backend nor pyplot's list of open figures is touched.
+    """
     lines = curves(result, param)
     if not lines:
         return None
-    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    figure = Figure(figsize=(6.4, 4.0), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
     for label, points in lines.items():
         xs, ys = zip(*points)
         axes.plot(xs, ys, marker="o", label=label)
@@ -79,30 +89,67 @@ def draw_curves(result: MatrixResult, param: str, path: Path) -> Path | None:
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
-    plt.close(figure)
     write_bytes_atomic(path, buffer.getvalue())
     return path
 
 
-def _cell_html(cell: CellResult | None) -> str:
+@dataclass(frozen=True)
+class CellView:
+    """One table cell as shown: its colour and formatted scores, or why it failed."""
+
+    colour: str
+    failed: bool
+    message: str = ""
+    max_ssim: str = ""
+    mean_ssim: str = ""
+    min_l2: str = ""
+    mean_l2: str = ""
+    runtime: str = ""
+    no_success: bool = False
+
+
+@dataclass(frozen=True)
+class RowView:
+    """One encoder's row: its label, its parameters (or why its challenge failed), one cell per attack."""
+
+    encoder: str
+    about: str
+    cells: list[CellView | None]
+
+
+@dataclass(frozen=True)
+class FigureView:
+    src: str
+    param: str
+
+
+@dataclass(frozen=True)
+class GridView:
+    src: str
+    attack: str
+    encoder: str
+    max_ssim: str
+
+
+def _cell_view(cell: CellResult | None) -> CellView | None:
     if cell is None:
-        return '<td class="cell">—</td>'
+        return None
     if cell.status != "ok" or cell.scores is None:
-        return (
-            f'<td class="cell failed" style="background:{_colour(None)}"><b>failed</b>'
-            f'<div class="msg">{html.escape(cell.message)}</div></td>'
-        )
+        return CellView(colour=_colour(None), failed=True, message=cell.message)
     s = cell.scores
-    note = "" if cell.succeeded else '<div class="msg">attack reports no success</div>'
-    runtime = "" if cell.runtime_seconds is None else f"{cell.runtime_seconds:.1f} s"
-    return (
-        f'<td class="cell" style="background:{_colour(cell.max_ssim)}"><b>{_fmt(cell.max_ssim)}</b>'
-        f'<div class="sub">Mean_SSIM {_fmt(s["mean_ssim"])}<br>Min_L2 {_fmt(s["min_l2"])} · '
-        f"Mean_L2 {_fmt(s['mean_l2'])}<br>{runtime}</div>{note}</td>"
+    return CellView(
+        colour=_colour(cell.max_ssim),
+        failed=False,
+        max_ssim=_fmt(cell.max_ssim),
+        mean_ssim=_fmt(s["mean_ssim"]),
+        min_l2=_fmt(s["min_l2"]),
+        mean_l2=_fmt(s["mean_l2"]),
+        runtime="" if cell.runtime_seconds is None else f"{cell.runtime_seconds:.1f} s",
+        no_success=not cell.succeeded,
     )
 
 
-def _params_text(params: dict) -> str:
+def _params_text(params: dict[str, Any]) -> str:
     keys = ("mode", "k", "n", "T", "pixels", "mask", "rng", "seed_bits", "public_reuse")
     return ", ".join(f"{k}={params[k]}" for k in keys if k in params and params[k] is not None)
 
@@ -112,69 +159,43 @@ def render_report(result: MatrixResult, out_dir: str | os.PathLike[str]) -> Path
     out = Path(out_dir)
     encoders = [c.encoder for c in result.challenges]
     attacks = list(dict.fromkeys(c.attack for c in result.cells))
-    rows = []
-    for challenge in result.challenges:
-        cells = "".join(_cell_html(result.cell(challenge.encoder, attack)) for attack in attacks)
-        about = _params_text(challenge.params) if challenge.status == "ok" else html.escape(challenge.message)
-        rows.append(
-            f'<tr><th class="enc">{html.escape(challenge.encoder)}<div class="sub">{about}</div></th>{cells}</tr>'
+    rows = [
+        RowView(
+            encoder=challenge.encoder,
+            about=_params_text(challenge.params) if challenge.status == "ok" else challenge.message,
+            cells=[_cell_view(result.cell(challenge.encoder, attack)) for attack in attacks],
         )
-    header = "".join(f"<th>{html.escape(a)}</th>" for a in attacks)
+        for challenge in result.challenges
+    ]
 
     figures = []
     for param in CURVE_PARAMS:
         png = draw_curves(result, param, out / FIGURES_DIR / f"max_ssim_vs_{param}.png")
         if png is not None:
-            figures.append(
-                f'<figure><img src="{os.path.relpath(png, out)}" alt="Max_SSIM against {param}">'
-                f"<figcaption>Max_SSIM against {param}</figcaption></figure>"
-            )
+            figures.append(FigureView(os.path.relpath(png, out), param))
 
     grids = []
     for encoder in encoders:
         for attack in attacks:
             cell = result.cell(encoder, attack)
             if cell is not None and cell.grid_path and Path(cell.grid_path).exists():
-                grids.append(
-                    f'<figure class="grid"><img src="{html.escape(os.path.relpath(cell.grid_path, out))}" '
-                    f'alt="{html.escape(attack)} on {html.escape(encoder)}"><figcaption>'
-                    f"{html.escape(attack)} on {html.escape(encoder)}: Max_SSIM {_fmt(cell.max_ssim)}"
-                    "</figcaption></figure>"
-                )
+                grids.append(GridView(os.path.relpath(cell.grid_path, out), attack, encoder, _fmt(cell.max_ssim)))
 
-    spec = result.spec
     hardware = result.hardware
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>instahide-bench matrix report</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 24px; color: #222; }}
-table {{ border-collapse: collapse; }}
-th, td {{ border: 1px solid #bbb; padding: 6px 8px; vertical-align: top; }}
-th {{ background: #f0f0f0; }}
-th.enc {{ text-align: left; max-width: 260px; }}
-td.cell {{ text-align: center; min-width: 120px; }}
-.sub {{ font-size: 11px; color: #333; font-weight: normal; }}
-.msg {{ font-size: 11px; color: #700; max-width: 220px; }}
-figure {{ display: inline-block; margin: 8px; vertical-align: top; }}
-figure.grid img {{ image-rendering: pixelated; border: 1px solid #ccc; width: 300px; }}
-figcaption {{ font-size: 12px; }}
-</style></head><body>
-<h1>instahide-bench matrix report</h1>
-<p>Private images: <code>{html.escape(spec["private"])}</code>; public images: <code>{html.escape(spec["public"])}</code>.
-Run {html.escape(result.started)} to {html.escape(result.finished)} on {html.escape(str(hardware.get("cpu_model")))}
-({hardware.get("cpu_cores")} cores{", GPU " + html.escape(str(hardware.get("gpu"))) if hardware.get("gpu") else ""}).
-Each cell: Max_SSIM (SPEC §4, ranking metric; red = images recovered), then Mean_SSIM, Min_L2, Mean_L2 and the attack's runtime.</p>
-<h2>Scores</h2>
-<table><tr><th>encoder \\ attack</th>{header}</tr>
-{"".join(rows)}
-</table>
-<h2>Curves</h2>
-{"".join(figures) or "<p>This matrix varies neither T nor k (use <code>--sweep T=10,20,50</code>).</p>"}
-<h2>Private images and their best recoveries</h2>
-<p>Each pair: a private image (left) beside the decryption row that recovers it best (right).</p>
-{"".join(grids) or "<p>No grids (no cell was scored).</p>"}
-</body></html>
-"""
+    page = render(
+        "matrix-report.html.j2",
+        private=result.spec["private"],
+        public=result.spec["public"],
+        started=result.started,
+        finished=result.finished,
+        cpu_model=str(hardware.get("cpu_model")),
+        cpu_cores=str(hardware.get("cpu_cores")),
+        gpu=str(hardware.get("gpu")) if hardware.get("gpu") else "",
+        attacks=attacks,
+        rows=rows,
+        figures=figures,
+        grids=grids,
+    )
     path = out / REPORT_FILE
     write_text_atomic(path, page)
     return path

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import itertools
 import os
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from instahide_bench.core.errors import ConfigError, InputFileError
+from instahide_bench.core.io import read_toml
 
 DEFAULT_SOURCE = "embedded"
 
@@ -246,16 +246,14 @@ def spec_from_dict(document: Mapping[str, Any], path: Path) -> MatrixSpec:
         raise InputFileError(path, str(exc)) from None
 
 
-def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Parse a TOML file, naming the file in any error."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(path, "file not found")
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputFileError(path, f"not valid TOML ({exc})") from None
-
-
 def spec_from_toml(path: str | os.PathLike[str]) -> MatrixSpec:
+    """The matrix a TOML file describes (see docs/regress.md)."""
     return spec_from_dict(read_toml(path), Path(path))
+
+
+def demo_spec() -> MatrixSpec:
+    """The matrix ``instahide-bench demo`` runs (``demo.toml``, shipped inside the package)."""
+    from importlib.resources import as_file, files
+
+    with as_file(files("instahide_bench.benchmark.matrix").joinpath("demo.toml")) as path:
+        return spec_from_toml(path)

@@ -19,16 +19,43 @@ from instahide_bench.core.images import IMAGE_SHAPE
 class ImageSet:
     """N images (uint8, N x 32 x 32 x 3) with labels (int64, N) and class names.
 
-    ``origin`` describes where the images came from (source kind and options, no secrets);
     ``ids`` identifies each image inside its source (e.g. row index in a CIFAR batch file or
-    crop index), so that a challenge's key can say exactly which images were used.
+    crop index), so that a challenge's key can say exactly which images were used. Arrays are
+    checked and normalised on construction (labels to int64, ids to int64, names to a tuple).
+
+    Parameters
+    ----------
+    images : numpy.ndarray
+        uint8, N x 32 x 32 x 3 (NHWC).
+    labels : numpy.ndarray
+        Integer class indices, N, each in ``[0, len(class_names))``.
+    class_names : sequence of str
+        The name of each class.
+    origin : str
+        Where the images came from (source kind and options, no secrets).
+    ids : numpy.ndarray, optional
+        N integer ids inside the source; ``0..N-1`` when omitted.
+
+    Raises
+    ------
+    ValueError
+        When a shape, dtype or label range is wrong.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> images = np.zeros((4, 32, 32, 3), dtype=np.uint8)
+    >>> pair = ImageSet(images, np.array([0, 1, 1, 0]), ("cat", "dog"), "example").subset(np.array([2, 0]))
+    >>> len(pair), pair.labels.tolist(), pair.ids.tolist()
+    (2, [1, 0], [2, 0])
     """
 
     images: np.ndarray
     labels: np.ndarray
     class_names: tuple[str, ...]
     origin: str
-    ids: np.ndarray = field(default=None)  # type: ignore[assignment]
+    # None stands for 0..N-1 and is replaced in __post_init__, so the attribute is always an array.
+    ids: np.ndarray = field(default=None)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
         images = np.asarray(self.images)
@@ -52,12 +79,39 @@ class ImageSet:
         return int(self.images.shape[0])
 
     def subset(self, indices: np.ndarray) -> ImageSet:
-        """The images at ``indices`` (in that order), keeping class names and ids."""
+        """The images at ``indices`` (in that order), keeping class names and ids.
+
+        Parameters
+        ----------
+        indices : numpy.ndarray
+            Integer positions (repeats allowed).
+
+        Returns
+        -------
+        ImageSet
+        """
         indices = np.asarray(indices, dtype=np.int64)
         return ImageSet(self.images[indices], self.labels[indices], self.class_names, self.origin, self.ids[indices])
 
     def choose(self, count: int, seed: int) -> ImageSet:
-        """``count`` distinct images picked deterministically from ``seed`` (all of them, shuffled, if equal)."""
+        """``count`` distinct images picked deterministically from ``seed``, kept in source order.
+
+        Parameters
+        ----------
+        count : int
+            How many images; at most ``len(self)``.
+        seed : int
+            Seed of the choice (``numpy.random.default_rng``); the same seed picks the same images.
+
+        Returns
+        -------
+        ImageSet
+
+        Raises
+        ------
+        ConfigError
+            When the set holds fewer than ``count`` images.
+        """
         if count > len(self):
             raise ConfigError(f"asked for {count} images but the source {self.origin} holds only {len(self)}")
         rng = np.random.default_rng(seed)

@@ -39,7 +39,7 @@ def list_image_files(root: Path) -> list[Path]:
         raise InputFileError(root, "directory not found")
     if not root.is_dir():
         raise InputFileError(root, "not a directory (folder:PATH wants a folder of JPEG/PNG images)")
-    found = []
+    found: list[Path] = []
     for directory, subdirs, files in os.walk(root):
         subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
         found.extend(

@@ -25,7 +25,7 @@ import math
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
@@ -116,7 +116,8 @@ class Patches:
 
     @property
     def ids(self) -> np.ndarray:
-        return self.file_index.astype(np.int64) * ID_STRIDE + self.candidate_index
+        ids: np.ndarray = self.file_index.astype(np.int64) * ID_STRIDE + self.candidate_index
+        return ids
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -188,9 +189,9 @@ def detect_keypoints(image: Image.Image, config: CropConfig) -> np.ndarray:
     from skimage.feature import SIFT  # imported here: skimage.feature is slow to import
 
     gray = np.asarray(image.convert("L"), dtype=np.float32) / np.float32(255.0)
-    sift = SIFT(upsampling=config.sift_upsampling)
+    sift = SIFT(upsampling=config.sift_upsampling)  # type: ignore[no-untyped-call]  # skimage.feature is unannotated
     try:
-        sift.detect(gray)
+        sift.detect(gray)  # type: ignore[no-untyped-call]
     except RuntimeError:  # skimage raises when an image has no features at all
         return np.zeros((0, 2), np.int64)
     return np.asarray(sift.keypoints, dtype=np.int64).reshape(-1, 2)
@@ -206,7 +207,8 @@ def count_keypoints_in_boxes(keypoints: np.ndarray, shape: tuple[int, int], boxe
     table = table.cumsum(0).cumsum(1)
     top, left, side = boxes[:, 0], boxes[:, 1], boxes[:, 2]
     bottom, right = top + side, left + side
-    return table[bottom, right] - table[top, right] - table[bottom, left] + table[top, left]
+    counts: np.ndarray = table[bottom, right] - table[top, right] - table[bottom, left] + table[top, left]
+    return counts
 
 
 def draw_candidate_boxes(
@@ -308,7 +310,7 @@ def downscale_box(image: Image.Image, box: tuple[int, int, int, int]) -> np.ndar
 # ---------------------------------------------------------------- many images
 
 
-def _run_in_order(tasks: Iterable[_ImageTask], n_tasks: int, workers: int) -> Iterator[_ImageResult]:
+def _run_in_order(tasks: Iterable[_ImageTask], n_tasks: int, workers: int) -> Generator[_ImageResult, None, None]:
     """Results in task order; a small window of tasks runs ahead in worker processes.
 
     Consuming in order keeps the output independent of scheduling; the window keeps the work
@@ -324,7 +326,7 @@ def _run_in_order(tasks: Iterable[_ImageTask], n_tasks: int, workers: int) -> It
         yield from map(_patches_from_image, task_iter)
 
 
-def _run_in_pool(task_iter: Iterator[_ImageTask], workers: int) -> Iterator[_ImageResult]:
+def _run_in_pool(task_iter: Iterator[_ImageTask], workers: int) -> Generator[_ImageResult, None, None]:
     """Drain ``task_iter`` through a process pool; if the pool breaks, finish the tasks here."""
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     pending: deque[tuple[_ImageTask, Future[_ImageResult]]] = deque()
@@ -390,7 +392,7 @@ def sample_patches(
             if found >= count:
                 break
     finally:  # stops the bar and the worker pool when we leave early
-        shown.close()  # type: ignore[attr-defined]
+        shown.close()
         results.close()
     if not visited:
         raise InputFileError(source, f"none of the {len(paths)} image files could be read")
@@ -458,6 +460,7 @@ def patch_cache_key(
     import PIL
     import skimage
 
+    skimage_version: str = skimage.__version__  # type: ignore[attr-defined]  # skimage's __init__.pyi omits it
     material = {
         "format": CACHE_FORMAT_VERSION,
         "namespace": namespace,
@@ -466,7 +469,7 @@ def patch_cache_key(
         "seed": seed,
         "config": config.cache_fields(),
         "extra": dict(extra or {}),
-        "versions": {"skimage": skimage.__version__, "pillow": PIL.__version__, "numpy": np.__version__},
+        "versions": {"skimage": skimage_version, "pillow": PIL.__version__, "numpy": np.__version__},
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 

@@ -23,7 +23,8 @@ NormalDraw = Callable[[tuple[int, ...]], np.ndarray]
 def normalise(z: np.ndarray) -> np.ndarray:
     """|z| / sum(|z|) for one row, in numpy's float64 arithmetic."""
     magnitude = np.abs(z)
-    return magnitude / np.sum(magnitude)
+    weights: np.ndarray = magnitude / np.sum(magnitude)
+    return weights
 
 
 def is_rejected(lam: np.ndarray, upper: float, dom: float | None) -> bool:

@@ -74,7 +74,8 @@ class SecureRNG(EncoderRNG):
     def _uniform(count: int) -> np.ndarray:
         """``count`` uniform doubles in (0, 1) with 53 random bits each."""
         words = np.frombuffer(os.urandom(8 * count), dtype=np.uint64) >> np.uint64(11)
-        return (words.astype(np.float64) + 0.5) / float(2**53)
+        uniform: np.ndarray = (words.astype(np.float64) + 0.5) / float(2**53)
+        return uniform
 
     def normal(self, shape: tuple[int, ...]) -> np.ndarray:
         count = int(np.prod(shape))

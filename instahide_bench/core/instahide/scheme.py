@@ -46,6 +46,24 @@ class InstaHideConfig:
     """Parameters of an InstaHide-style encoder. All of them are public (written to challenge.json).
 
     The defaults are the 2020 challenge's published recipe (:data:`.release2020.RELEASE_2020`).
+    Nothing here is secret (Kerckhoffs' principle): the benchmark measures what an attacker
+    learns from the encryptions when the scheme and its parameters are known. Each field's
+    meaning is its ``param`` help text, which ``instahide-bench presets`` and
+    :func:`~instahide_bench.core.config.describe_config` list; it is not repeated here.
+
+    Raises
+    ------
+    ConfigError
+        From :meth:`validate` (called by the encoder) when the parameters are inconsistent.
+
+    Examples
+    --------
+    >>> from instahide_bench.core.config import apply_overrides
+    >>> config = apply_overrides(InstaHideConfig(), {"k": "4", "mask": "false"})
+    >>> config.k, config.mask, config.num_rows == config.n * config.T
+    (4, False, True)
+    >>> InstaHideConfig.from_public_params(config.public_params()) == config
+    True
     """
 
     mode: Literal["cross", "inside"] = param(
@@ -76,17 +94,27 @@ class InstaHideConfig:
 
     @property
     def slots_private(self) -> int:
+        """Private images per encryption: all k inside a dataset, ``private_slots`` across datasets."""
         return self.k if self.mode == "inside" else self.private_slots
 
     @property
     def effective_dom(self) -> float | None:
+        """``dom`` where it applies (cross-dataset), else None."""
         return self.dom if self.mode == "cross" else None
 
     @property
     def num_rows(self) -> int:
+        """Encryptions in the challenge, E = n * T."""
         return self.n * self.T
 
     def validate(self) -> None:
+        """Check that the parameters can be satisfied together.
+
+        Raises
+        ------
+        ConfigError
+            Naming the first offending parameter and its allowed range.
+        """
         if self.mode not in ("cross", "inside"):
             raise ConfigError(f"mode must be cross or inside, got {self.mode!r}")
         if self.k < 2:
@@ -184,7 +212,7 @@ def mix(plan: EpochPlan, images: np.ndarray, pool: np.ndarray | None) -> np.ndar
     """The encryptions of one epoch: the float32 weighted sum over slots, times the mask."""
     lam32 = plan.coefficients.astype(np.float32)
     m = plan.private.shape[1]
-    mixture = lam32[:, 0, None, None, None] * images[plan.private[:, 0]]
+    mixture: np.ndarray = lam32[:, 0, None, None, None] * images[plan.private[:, 0]]
     for slot in range(1, lam32.shape[1]):
         source = images[plan.private[:, slot]] if slot < m else pool[plan.public[:, slot - m]]  # type: ignore[index]
         mixture += lam32[:, slot, None, None, None] * source

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from instahide_bench.attacks.prng_seed_search.engines import torch_shards
-from instahide_bench.attacks.prng_seed_search.kernel import Evidence
+from instahide_bench.attacks.prng_seed_search.evidence import Evidence
 from instahide_bench.attacks.prng_seed_search.ranges import SEED_SPACE, SeedRange, parse_seed_range
 from instahide_bench.attacks.prng_seed_search.search import SearchResult, SearchSettings, search_seeds
 from instahide_bench.attacks.prng_seed_search.target import SeedTarget

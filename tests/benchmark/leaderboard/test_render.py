@@ -5,15 +5,19 @@ from __future__ import annotations
 import io
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from jinja2 import UndefinedError
 
 from instahide_bench.benchmark.cli import main
 from instahide_bench.benchmark.leaderboard import GridSource, record_entry, render_leaderboard
 from instahide_bench.benchmark.leaderboard.render import format_duration
+from instahide_bench.benchmark.views import environment, render
 from tests.benchmark.leaderboard.entries_support import make_entry
+from tests.conftest import REPO_ROOT
 from tests.core.scoring_support import photo_challenge
 
 
@@ -30,8 +34,11 @@ def board(tmp_path: Path) -> Path:
     return root
 
 
+RENDERED = ("README.md", "leaderboard.csv", "index.html")
+
+
 def _outputs(root: Path) -> dict[str, bytes]:
-    return {name: (root / name).read_bytes() for name in ("README.md", "leaderboard.csv", "index.html")}
+    return {name: (root / name).read_bytes() for name in RENDERED}
 
 
 def test_rendering_twice_gives_identical_bytes(board: Path, tmp_path: Path) -> None:
@@ -89,3 +96,42 @@ def test_cli_render(board: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_durations_are_readable() -> None:
     assert [format_duration(s) for s in (None, 1.234, 600, 432000)] == ["—", "1.23 s", "10 min", "120 h"]
+
+
+def test_committed_views_are_the_rendering_of_the_committed_entries(tmp_path: Path) -> None:
+    """The repository's README.md, leaderboard.csv and index.html, byte for byte: never edited by hand,
+    and unchanged by moving the layout into templates."""
+    committed = REPO_ROOT / "leaderboard"
+    if not (committed / "entries").is_dir():
+        pytest.skip("no leaderboard/ beside this checkout")
+    shutil.copytree(committed / "entries", tmp_path / "entries")
+    render_leaderboard(tmp_path)
+    for name in RENDERED:
+        assert (tmp_path / name).read_bytes() == (committed / name).read_bytes(), f"leaderboard/{name} is stale"
+
+
+HOSTILE = "<script>alert(\"x\")</script> & 'y'"
+
+
+def test_entry_text_is_escaped_in_html_and_kept_in_markdown(tmp_path: Path) -> None:
+    entry = replace(make_entry(HOSTILE, 0.5, preset="<b>preset</b>"), notes='say "hi" <img src=x onerror=alert(1)>')
+    record_entry(entry, tmp_path)
+    render_leaderboard(tmp_path)
+    page = (tmp_path / "index.html").read_text()
+    assert "<script>alert" not in page and "<b>preset" not in page and "<img src=x" not in page
+    # html.escape's spelling of the entities (the committed pages were written with it)
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#x27;y&#x27;" in page
+    assert "<h2>&lt;b&gt;preset&lt;/b&gt;</h2>" in page
+    assert 'title="say &quot;hi&quot; &lt;img src=x onerror=alert(1)&gt;"' in page
+    readme = (tmp_path / "README.md").read_text()
+    assert f"| {HOSTILE} |" in readme and "## <b>preset</b>" in readme  # Markdown is not HTML-escaped
+    assert f'- **{HOSTILE}**: say "hi" <img src=x onerror=alert(1)>' in readme
+
+
+def test_view_environment_escapes_html_only_and_rejects_undefined_names() -> None:
+    env = environment()
+    assert env.autoescape("leaderboard.html.j2") and env.autoescape("matrix-report.html.j2")
+    assert not env.autoescape("leaderboard.md.j2")
+    assert env.from_string("{{ x }}").render(x="<a href='q'>") == "&lt;a href=&#x27;q&#x27;&gt;"
+    with pytest.raises(UndefinedError):
+        render("leaderboard.md.j2", title="t")  # every name the template uses must be passed
