@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """The prng-seed-search attack on a 5000-row challenge-2020 set: search speed, solve time, scores.
 
-    python scripts/bench_prng_attack.py [--challenge DIR | --seed S] [--range-bits 26]
-                                        [--workers 2] [--full-space | --slice-bits 28]
+    python scripts/bench_prng_attack.py [--challenge DIR | --seed S [--draw-order NAME] [--original-layout]]
+                                        [--range-bits 26] [--workers 2] [--skip-throughput]
+                                        [--full-space | --slice-bits 28]
 
 1. Uses ``--challenge DIR`` or generates a challenge-2020 set (n=100, T=50, E=5000) with seed
    ``--seed``: CIFAR-10 + ImageNet-folder patches when ../shared/data is beside the checkout,
@@ -14,6 +15,9 @@
    on ``--workers`` dedicated cores from the CPU time: the machine may be shared).
 3. The attack itself (in this process, default Dask engine) on ``2**range-bits`` seeds centred
    on the true seed: seed found, search and solve times, and the four metrics (SPEC §4).
+   ``--draw-order`` makes the challenge in another known draw order (e.g. ``authors-code``, the
+   authors' training code's) and ``--original-layout`` saves it without challenge.json, as the
+   2020 release was: the attack is told neither, and reports the order it recognised.
 4. ``--full-space`` searches all 2**32 seeds with Dask; ``--slice-bits B`` a slice of 2**B seeds
    ending at the true seed, projected to 2**32 (for machines where the whole space takes long).
 """
@@ -39,6 +43,7 @@ from instahide_bench.attacks.prng_seed_search import (
 )
 from instahide_bench.benchmark.generate import generate
 from instahide_bench.core.challenge import load_challenge, load_key
+from instahide_bench.core.instahide import DRAW_ORDERS
 from instahide_bench.core.scoring import score_decryption
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -46,15 +51,27 @@ CIFAR_DIR = SHARED_DATA / "cifar10-subset" / "cifar-10-batches-py"
 IMAGENET_DIR = SHARED_DATA / "imagenet-samples"
 
 
-def make_challenge(out: Path, seed: int) -> Path:
+def make_challenge(out: Path, seed: int, draw_order: str = "spec-3.1", original_layout: bool = False) -> Path:
     if CIFAR_DIR.is_dir() and IMAGENET_DIR.is_dir():
         sources = {"private_source": f"cifar10:{CIFAR_DIR}", "public_source": f"folder:{IMAGENET_DIR}"}
     else:
         print("(../shared/data not found: using the embedded photographs)")
         sources = {}
     clock = time.perf_counter()
-    path, _ = generate("challenge-2020", out, seed=seed, overwrite=True, **sources)
-    print(f"generated {path} ({sources.get('private_source', 'embedded')}) in {time.perf_counter() - clock:.1f} s")
+    path, _ = generate(
+        "challenge-2020",
+        out,
+        overrides={"draw_order": draw_order},
+        seed=seed,
+        overwrite=True,
+        original_layout=original_layout,
+        **sources,
+    )
+    layout = "original layout (no challenge.json)" if original_layout else "with challenge.json"
+    print(
+        f"generated {path} ({sources.get('private_source', 'embedded')}, draw order {draw_order}, {layout}) "
+        f"in {time.perf_counter() - clock:.1f} s"
+    )
     return path
 
 
@@ -95,6 +112,10 @@ def attack_and_score(path: Path, true_seed: int, bits: int, workers: int) -> Non
     info = result.info
     print(f"attack (dask, {config.seed_range}): {result.message}; {total:.1f} s in all")
     print(
+        f"  draw order: {info.get('draw_order')}; label rows not replayed, per order tried: "
+        f"{info.get('label_mismatches_by_draw_order')}"
+    )
+    print(
         f"  seed found: {'yes' if info.get('seed') == true_seed else 'NO'} ({info.get('seed')}); "
         f"search {info['search_seconds']:.1f} s, solve {info.get('solve_seconds', float('nan')):.1f} s, "
         f"{info.get('unknowns')} unknowns, relative residual {info.get('relative_residual', float('nan')):.1e}"
@@ -124,13 +145,23 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=3_141_592_653, help="encoder seed when generating")
     parser.add_argument("--range-bits", type=int, default=26, help="log2 of the narrowed ranges' size")
     parser.add_argument("--workers", type=int, default=2, help="threads / Dask workers")
+    parser.add_argument(
+        "--draw-order",
+        default="spec-3.1",
+        choices=[order.name for order in DRAW_ORDERS],
+        help="draw order of the generated challenge (the attack is not told)",
+    )
+    parser.add_argument("--original-layout", action="store_true", help="generate without challenge.json")
+    parser.add_argument("--skip-throughput", action="store_true", help="only the attack (step 3)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--full-space", action="store_true", help="also search all 2**32 seeds (Dask)")
     group.add_argument("--slice-bits", type=int, default=None, help="also search 2**B seeds ending at the seed (Dask)")
     options = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-prng-") as scratch:
-        path = options.challenge or make_challenge(Path(scratch) / "c2020", options.seed)
+        path = options.challenge or make_challenge(
+            Path(scratch) / "c2020", options.seed, options.draw_order, options.original_layout
+        )
         true_seed = load_key(path).seed
         if true_seed is None:
             raise SystemExit(f"{path} has no seed in its key: not a legacy-seeded challenge")
@@ -139,7 +170,8 @@ def main() -> None:
             f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}; evidence false-positive rate "
             f"{target.false_positive_rate():.2g} per seed"
         )
-        throughput(target, true_seed, options.range_bits, options.workers)
+        if not options.skip_throughput:
+            throughput(target, true_seed, options.range_bits, options.workers)
         attack_and_score(path, true_seed, options.range_bits, options.workers)
         if options.full_space or options.slice_bits is not None:
             big_search(target, true_seed, None if options.full_space else options.slice_bits, options.workers)

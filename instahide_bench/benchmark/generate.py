@@ -79,8 +79,9 @@ def generate(
     seed: int | None = None,
     data_seed: int = 0,
     overwrite: bool = False,
+    original_layout: bool = False,
 ) -> tuple[Path, GenerationTimes]:
-    """Build a challenge and write it atomically to ``out_dir``."""
+    """Build a challenge and write it atomically to ``out_dir`` (``original_layout``: no challenge.json)."""
     encoded, times = build_challenge(
         preset,
         overrides=overrides,
@@ -90,7 +91,7 @@ def generate(
         data_seed=data_seed,
     )
     clock = time.perf_counter()
-    path = write_challenge(out_dir, encoded, overwrite=overwrite)
+    path = write_challenge(out_dir, encoded, overwrite=overwrite, original_layout=original_layout)
     times = dataclasses.replace(times, write=time.perf_counter() - clock)
     logger.info("generate %s: %s", preset, times)
     return path, times

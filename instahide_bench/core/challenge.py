@@ -46,6 +46,7 @@ from instahide_bench.core.io import (
     write_json_atomic,
 )
 from instahide_bench.core.pixels import PixelSpace, get_pixel_space, pixel_space_from_json
+from instahide_bench.core.release2020 import assumed_release_params
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +107,10 @@ class ChallengeMeta:
         Always (32, 32, 3).
     original_release : bool
         True for a bare ``encryption.npy`` + ``label.npy`` directory (the 2020 release), whose
-        metadata is inferred rather than read.
+        metadata is inferred rather than read: its ``params`` are the release's published ones
+        (:func:`~instahide_bench.core.release2020.assumed_release_params`).
+    assumed : tuple of str
+        Names of the ``params`` that were assumed rather than read from challenge.json.
     """
 
     challenge_id: str
@@ -124,6 +128,7 @@ class ChallengeMeta:
     format_version: int = FORMAT_VERSION
     image_shape: tuple[int, int, int] = IMAGE_SHAPE
     original_release: bool = False
+    assumed: tuple[str, ...] = ()
 
     @property
     def num_classes(self) -> int:
@@ -403,8 +408,19 @@ def _build_meta(encoded: EncodedChallenge, challenge_id: str, files: dict[str, s
 # --------------------------------------------------------------------------------------- writing
 
 
-def write_challenge(out_dir: str | os.PathLike[str], encoded: EncodedChallenge, *, overwrite: bool = False) -> Path:
-    """Write a challenge directory atomically: built beside ``out_dir``, then renamed into place."""
+def write_challenge(
+    out_dir: str | os.PathLike[str],
+    encoded: EncodedChallenge,
+    *,
+    overwrite: bool = False,
+    original_layout: bool = False,
+) -> Path:
+    """Write a challenge directory atomically: built beside ``out_dir``, then renamed into place.
+
+    With ``original_layout`` the public part is the 2020 release's: ``encryption.npy`` and
+    ``label.npy`` only, no challenge.json (the key is still written, so that it can be scored);
+    a reader then assumes the release's published parameters.
+    """
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not overwrite:
         raise InputFileError(out_dir, "already exists and is not empty (pass --overwrite to replace it)")
@@ -417,7 +433,10 @@ def write_challenge(out_dir: str | os.PathLike[str], encoded: EncodedChallenge, 
         prefix = encoded.preset or encoded.encoder
         challenge_id = f"{prefix}-{files[ENCRYPTION_FILE][:10]}"
         _write_key(staging / KEY_DIR, encoded.key)
-        write_json_atomic(staging / META_FILE, _build_meta(encoded, challenge_id, files).to_json())
+        if original_layout:
+            challenge_id = f"original-{files[ENCRYPTION_FILE][:10]}"  # what the reader will call it
+        else:
+            write_json_atomic(staging / META_FILE, _build_meta(encoded, challenge_id, files).to_json())
         _replace_dir(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -515,14 +534,26 @@ def _load_public_arrays(directory: Path, *, mmap: bool, strict_dtype: bool) -> t
 
 
 def _original_release_meta(directory: Path, encryption: np.ndarray, labels: np.ndarray) -> ChallengeMeta:
-    """Metadata for a bare ``encryption.npy`` + ``label.npy`` directory (the 2020 release layout)."""
+    """Metadata for a bare ``encryption.npy`` + ``label.npy`` directory (the 2020 release layout).
+
+    Its parameters are the ones the release's README published, assumed (and logged as such)
+    because no file states them.
+    """
     files = {name: sha256_file(directory / name) for name in PUBLIC_FILES}
+    params = assumed_release_params(int(encryption.shape[0]))
+    assumed = tuple(name for name in params if name != "num_rows")
+    logger.warning(
+        "%s has no %s: assuming the 2020 InstaHide Challenge's published parameters %s",
+        directory,
+        META_FILE,
+        ", ".join(f"{name}={params[name]}" for name in assumed),
+    )
     return ChallengeMeta(
         challenge_id=f"original-{files[ENCRYPTION_FILE][:10]}",
         encoder="unknown (original release layout)",
         encoder_version="",
         preset=None,
-        params={},
+        params=params,
         class_names=[f"class_{i}" for i in range(labels.shape[1])],
         num_rows=int(encryption.shape[0]),
         pixels=get_pixel_space("[-1,1]"),
@@ -530,6 +561,7 @@ def _original_release_meta(directory: Path, encryption: np.ndarray, labels: np.n
         created="",
         files=files,
         original_release=True,
+        assumed=assumed,
     )
 
 
@@ -546,7 +578,6 @@ def load_challenge(directory: str | os.PathLike[str], *, mmap: bool = False) -> 
         if missing:
             raise InputFileError(directory, f"not a challenge: no {META_FILE} and no {' / '.join(missing)}")
         encryption, labels = _load_public_arrays(directory, mmap=mmap, strict_dtype=False)
-        logger.info("%s has no %s: reading it as an original-release challenge", directory, META_FILE)
         return PublicChallenge(_original_release_meta(directory, encryption, labels), encryption, labels, directory)
     meta = ChallengeMeta.from_json(read_json(meta_path), meta_path)
     for name in PUBLIC_FILES:

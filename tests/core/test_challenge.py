@@ -98,6 +98,38 @@ def test_original_release_layout_loads_without_key(challenge_copy: Path, tmp_pat
         load_key(bare)
 
 
+def _bare_directory(tmp_path: Path, rows: int, classes: int = 10) -> Path:
+    bare = tmp_path / f"bare-{rows}"
+    bare.mkdir()
+    np.save(bare / ENCRYPTION_FILE, np.zeros((rows, 32, 32, 3), np.float32))
+    np.save(bare / LABEL_FILE, np.zeros((rows, classes), np.float32))
+    return bare
+
+
+def test_a_bare_directory_gets_the_release_parameters_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="instahide_bench.core.challenge"):
+        meta = load_challenge(_bare_directory(tmp_path, 5000)).meta
+    published = {"n": 100, "T": 50, "k": 6, "private_slots": 2, "upper": 0.65, "dom": 0.3, "mask": True}
+    assert {name: meta.params[name] for name in published} == published
+    assert meta.num_private == 100 and meta.params["pixels"] == "[-1,1]" and meta.pixels.name == "[-1,1]"
+    assert set(published) <= set(meta.assumed) and "num_rows" not in meta.assumed
+    assert "assuming the 2020 InstaHide Challenge's published parameters" in caplog.text
+    assert "n=100" in caplog.text and "T=50" in caplog.text and "upper=0.65" in caplog.text
+
+
+def test_a_bare_directory_of_another_size_keeps_only_what_fits(tmp_path: Path) -> None:
+    assert load_challenge(_bare_directory(tmp_path, 1000)).meta.params["T"] == 10  # n=100 kept, T follows
+    odd = load_challenge(_bare_directory(tmp_path, 1001)).meta
+    assert "n" not in odd.params and "T" not in odd.params and odd.num_private is None
+    assert odd.params["k"] == 6 and "n" not in odd.assumed
+
+
+def test_a_published_challenge_assumes_nothing(challenge_copy: Path) -> None:
+    assert load_challenge(challenge_copy).meta.assumed == ()
+
+
 def test_modified_public_file_fails_its_checksum(challenge_copy: Path) -> None:
     data = np.load(challenge_copy / ENCRYPTION_FILE)
     data[0, 0, 0, 0] += 0.5
@@ -179,3 +211,13 @@ def test_tampered_key_is_detected(challenge_copy: Path) -> None:
     np.save(challenge_copy / "key" / "private.npy", private * 0)
     with pytest.raises(InputFileError, match=re.escape("sha256 mismatch with key.json")):
         load_key(challenge_copy)
+
+
+def test_the_original_layout_writes_no_metadata_but_keeps_the_key(tmp_path: Path) -> None:
+    encoded = tiny_encoded("challenge-2020", seed=3)
+    path = write_challenge(tmp_path / "bare", encoded, original_layout=True)
+    assert sorted(p.name for p in path.iterdir()) == [ENCRYPTION_FILE, "key", LABEL_FILE]
+    public = load_challenge(path)
+    assert public.meta.original_release and public.meta.challenge_id.startswith("original-")
+    np.testing.assert_array_equal(public.encryption, encoded.encryption)
+    assert load_key(path, public.num_rows).seed == 3

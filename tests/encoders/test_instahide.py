@@ -184,3 +184,30 @@ def test_too_few_public_images_is_a_clear_error() -> None:
     public = ImageSet(np.zeros((5, 32, 32, 3), np.uint8), np.zeros(5, int), ("p",), "test")
     with pytest.raises(ConfigError, match="needs 24 public images"):
         get_preset("challenge-2020").build(TINY).encode(private, public, seed=1)
+
+
+@pytest.mark.parametrize("order", ["spec-3.1", "spec-3.1+loader-seed", "authors-code", "authors-code+loader-seed"])
+def test_each_draw_order_matches_an_independent_generator(order: str) -> None:
+    """The encoder's draw orders against tests/attacks/prng_seed_search/made_elsewhere.py, written apart."""
+    from instahide_bench.core.pixels import get_pixel_space
+    from tests.attacks.prng_seed_search.made_elsewhere import make_challenge
+    from tests.core.scoring_support import photo_imageset
+
+    n, T, pool_size, seed = 12, 3, 30, 77
+    private, pool = photo_imageset(n, 1), photo_imageset(pool_size, 2)
+    encoder = get_preset("challenge-2020").build({"n": n, "T": T, "pool_size": pool_size, "draw_order": order})
+    encoded = encoder.encode(private, pool, seed=seed)
+    pixels = get_pixel_space("[-1,1]")
+    encryption, labels = make_challenge(
+        seed,
+        pixels.from_uint8(private.images),
+        private.labels,
+        pixels.from_uint8(pool.images),
+        T=T,
+        authors_order=order.startswith("authors"),
+        base_seed_draws=order.endswith("loader-seed"),
+        num_classes=len(private.class_names),
+    )
+    np.testing.assert_array_equal(encoded.labels, labels)
+    np.testing.assert_allclose(encoded.encryption, encryption, atol=1e-6)
+    assert encoded.params["draw_order"] == order

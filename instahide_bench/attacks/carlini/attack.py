@@ -122,7 +122,8 @@ def read_facts(challenge: PublicChallenge, config: CarliniGraphConfig) -> Facts:
     if private_slots != 2 or params.get("mode", "cross") != "cross":
         raise ConfigError("carlini-graph attacks cross-dataset InstaHide with two private slots per row")
     rows = challenge.num_rows
-    T = int(params.get("T") or rows // num_private)
+    published_T = params.get("T") if "T" not in challenge.meta.assumed or not config.num_private else None
+    T = int(published_T or rows // num_private)  # an assumed T gives way to the user's n
     structure = parse_labels(challenge.labels, private_slots)
     epoch_rows = num_private if config.epoch_structure and rows == num_private * T else None
     return Facts(

@@ -37,7 +37,6 @@ from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackRe
 from instahide_bench.core.challenge import PublicChallenge
 from instahide_bench.core.config import param
 from instahide_bench.core.errors import ConfigError
-from instahide_bench.core.instahide.release2020 import RELEASE_2020
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ class ChallengeFacts:
 
     @classmethod
     def read(cls, challenge: PublicChallenge, config: MixupSignRecoveryConfig) -> ChallengeFacts:
-        params = {**RELEASE_2020, **challenge.meta.params} if challenge.meta.original_release else challenge.meta.params
+        params = challenge.meta.params  # a bare original-release directory gets the release's published ones
         missing = [name for name in ("k", "private_slots", "mask") if params.get(name) is None]
         if missing:
             raise ConfigError(f"challenge.json lacks {', '.join(missing)}; this attack needs them")

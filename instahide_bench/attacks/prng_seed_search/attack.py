@@ -7,8 +7,8 @@ seed can be checked against the public files alone.
 1. search (:mod:`.search`): the fast check (:mod:`.cpu_check`, :mod:`.torch_check`) over the
    seed range, shards on this machine's cores, a GPU or Dask workers; each candidate is
    confirmed exactly (:mod:`.reference`);
-2. replay (:mod:`.replay`): every row's images, coefficients and masks; the replayed labels
-   must equal ``label.npy`` bit for bit;
+2. replay (:mod:`.replay`): every row's images, coefficients and masks, in each known draw
+   order until the replayed labels equal ``label.npy`` bit for bit (the order is recorded);
 3. solve (:mod:`.solve`): undo the masks, least squares for the private images.
 
 Without a confirmed seed, or with a replay that does not fit the public files (other library
@@ -26,7 +26,7 @@ import numpy as np
 
 from instahide_bench.attacks.common.rescale import abs_rescaled
 from instahide_bench.attacks.prng_seed_search.ranges import FULL_RANGE_TEXT, parse_seed_range
-from instahide_bench.attacks.prng_seed_search.replay import mismatched_label_rows, replay_seed, version_warnings
+from instahide_bench.attacks.prng_seed_search.replay import replay_in_matching_order, version_warnings
 from instahide_bench.attacks.prng_seed_search.search import (
     DEFAULT_GPU_BLOCK,
     DEFAULT_SHARD_SIZE,
@@ -121,16 +121,18 @@ class PrngSeedSearchAttack(Attack):
         self, challenge: PublicChallenge, target: SeedTarget, seed: int, info: dict[str, Any], context: AttackContext
     ) -> AttackResult:
         """Replay the confirmed seed, check the replay against label.npy, solve for the images."""
-        replay = replay_seed(seed, target.config)
-        mismatched = mismatched_label_rows(replay, challenge.labels)
-        if mismatched.size:
-            info["mismatched_label_rows"] = int(mismatched.size)
+        replay, mismatches = replay_in_matching_order(seed, target.config, challenge.labels)
+        info["label_mismatches_by_draw_order"] = mismatches
+        if replay is None:
+            info["mismatched_label_rows"] = min(mismatches.values())
+            tried = ", ".join(f"{name}: {count}" for name, count in mismatches.items())
             return self._fallback(
                 challenge,
-                f"seed {seed} was confirmed but the encoder's replay differs from "
-                f"label.npy in {mismatched.size} rows (library versions?)",
+                f"seed {seed} was confirmed but no known draw order replays label.npy "
+                f"(rows that differ: {tried}; another generator or library versions?)",
                 info,
             )
+        info["draw_order"] = replay.order
         solution = solve_private_images(challenge.encryption, replay, target.config.n, ridge=self.config.ridge)
         info.update(
             solve_seconds=solution.seconds,
@@ -147,7 +149,10 @@ class PrngSeedSearchAttack(Attack):
                 "versions?)",
                 info,
             )
-        message = f"seed {seed} found in {info['search_seconds']:.1f} s; images solved in {solution.seconds:.1f} s"
+        message = (
+            f"seed {seed} found in {info['search_seconds']:.1f} s, draw order {replay.order}; "
+            f"images solved in {solution.seconds:.1f} s"
+        )
         if info["version_warnings"]:
             message += f"; {len(info['version_warnings'])} version warning(s)"
         recovered = challenge.pixels.clip(solution.images)

@@ -3,10 +3,15 @@
 The draws are made by :func:`plan_epochs`, the encoder's own planner, so the replay cannot
 drift from the encoder. Coefficients come from numpy's legacy ``RandomState`` (a stream numpy
 keeps stable across versions); permutations and masks from torch's CPU ``Generator``, whose
-``randperm``/``randint`` algorithms have changed between torch releases. The replayed
-coefficients are checked against ``label.npy`` bit for bit; the torch part has no such
-witness in the public files, so a version mismatch is reported, and a wrong replay shows as
-a large least-squares residual (:mod:`.solve`).
+``randperm``/``randint`` algorithms have changed between torch releases.
+
+Where the torch draws fall depends on the code that made the challenge, which for the 2020
+release was never published: SPEC §3.1's order, the authors' training-code order, each with or
+without the DataLoader's base-seed draws (:data:`~instahide_bench.core.instahide.DRAW_ORDERS`).
+:func:`replay_in_matching_order` replays the seed in each and keeps the one that reproduces
+``label.npy`` row for row (which private images share a row, and with which weights, is in the
+labels). The masks have no witness in the public files: a wrong mask stream shows as a large
+least-squares residual (:mod:`.solve`).
 """
 
 from __future__ import annotations
@@ -17,7 +22,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from instahide_bench.core.instahide import EpochPlan, InstaHideConfig, mixed_labels, plan_epochs
+from instahide_bench.core.instahide import (
+    DRAW_ORDERS,
+    DrawOrder,
+    EpochPlan,
+    InstaHideConfig,
+    draw_order_named,
+    mixed_labels,
+    plan_epochs,
+)
 from instahide_bench.core.instahide.rng import LegacySeededRNG
 
 logger = logging.getLogger(__name__)
@@ -35,6 +48,7 @@ class Replay:
     the encoder mixes their float32 roundings); ``mask``: NHWC int8 +-1 (None without a mask).
     """
 
+    order: str
     seed: int
     private: np.ndarray
     public: np.ndarray
@@ -50,11 +64,12 @@ class Replay:
         return EpochPlan(self.private, self.public, self.coefficients, self.mask)
 
 
-def replay_seed(seed: int, config: InstaHideConfig) -> Replay:
-    """Draw the challenge's randomness again from ``seed``, as the encoder drew it."""
-    plans = list(plan_epochs(config, LegacySeededRNG(seed)))
+def replay_seed(seed: int, config: InstaHideConfig, order: DrawOrder = DRAW_ORDERS[0]) -> Replay:
+    """Draw the challenge's randomness again from ``seed``, in draw order ``order``."""
+    plans = list(plan_epochs(config, LegacySeededRNG(seed), order))
     masks = [plan.mask for plan in plans if plan.mask is not None]  # every epoch or none (cfg.mask)
     return Replay(
+        order=order.name,
         seed=int(seed),
         private=np.concatenate([plan.private for plan in plans]),
         public=np.concatenate([plan.public for plan in plans]),
@@ -94,6 +109,27 @@ def mismatched_label_rows(replay: Replay, labels: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.any(expected != labels, axis=1))
 
 
+def replay_in_matching_order(
+    seed: int, config: InstaHideConfig, labels: np.ndarray
+) -> tuple[Replay | None, dict[str, int]]:
+    """Replay ``seed`` in each known draw order; the first whose labels match ``label.npy`` row for row.
+
+    The order ``config`` names is tried first, then the others in :data:`DRAW_ORDERS`' order.
+
+    Returns that replay (None when no order matches) and, per order tried, the number of label
+    rows it does not reproduce (0 for the winner; the search stops there).
+    """
+    mismatches: dict[str, int] = {}
+    published = draw_order_named(config.draw_order)  # challenge.json's order (SPEC §3.1 when unpublished) first
+    for order in (published, *(order for order in DRAW_ORDERS if order != published)):
+        replay = replay_seed(seed, config, order)
+        mismatches[order.name] = int(mismatched_label_rows(replay, labels).size)
+        if mismatches[order.name] == 0:
+            logger.info("seed %d replays label.npy in draw order %s", seed, order.name)
+            return replay, mismatches
+    return None, mismatches
+
+
 def version_warnings(recorded: dict[str, str]) -> list[str]:
     """One line per replayed library whose version differs from the one that made the challenge."""
     notes = []
@@ -117,6 +153,7 @@ __all__ = [
     "Replay",
     "infer_private_classes",
     "mismatched_label_rows",
+    "replay_in_matching_order",
     "replay_seed",
     "version_warnings",
 ]

@@ -36,6 +36,12 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     )
     gen.add_argument("--out", required=True, help="challenge directory to write")
     gen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    gen.add_argument(
+        "--original-layout",
+        action="store_true",
+        help="public part as the 2020 release shipped it: encryption.npy and label.npy, no challenge.json "
+        "(readers assume the release's published parameters; key/ is still written for scoring)",
+    )
     gen.set_defaults(func=run_generate)
 
     presets = subparsers.add_parser("presets", help="list the encoder presets and their parameters")
@@ -55,6 +61,7 @@ def run_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         data_seed=args.data_seed,
         overwrite=args.overwrite,
+        original_layout=args.original_layout,
     )
     from instahide_bench.core.challenge import load_challenge
 

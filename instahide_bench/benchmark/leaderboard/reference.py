@@ -10,7 +10,7 @@ hardware, library versions, the challenge file's hash) is left empty rather than
 from __future__ import annotations
 
 from instahide_bench.benchmark.leaderboard.entry import AttackInfo, ChallengeInfo, LeaderboardEntry
-from instahide_bench.core.instahide.release2020 import RELEASE_2020, RELEASE_2020_ROWS
+from instahide_bench.core.release2020 import RELEASE_2020, RELEASE_2020_ROWS
 from instahide_bench.core.scoring import Scores
 
 ORIGINAL_CHALLENGE_ID = "original-2020"

@@ -6,8 +6,11 @@ so the mixing has one implementation.
 
 from instahide_bench.core.instahide.rng import RNG_KINDS, EncoderRNG, LegacySeededRNG, SecureRNG, fresh_seed, make_rng
 from instahide_bench.core.instahide.scheme import (
+    DRAW_ORDERS,
+    DrawOrder,
     EpochPlan,
     InstaHideConfig,
+    draw_order_named,
     encode,
     mix,
     mixed_labels,
@@ -16,12 +19,15 @@ from instahide_bench.core.instahide.scheme import (
 )
 
 __all__ = [
+    "DRAW_ORDERS",
     "RNG_KINDS",
+    "DrawOrder",
     "EncoderRNG",
     "EpochPlan",
     "InstaHideConfig",
     "LegacySeededRNG",
     "SecureRNG",
+    "draw_order_named",
     "encode",
     "fresh_seed",
     "make_rng",

@@ -42,6 +42,9 @@ class EncoderRNG(ABC):
     def coefficients(self, n: int, k: int, upper: float, dom: float | None) -> np.ndarray:
         return draw_coefficients(self.normal, n, k, upper, dom)
 
+    def loader_seed(self) -> None:  # noqa: B027 - a no-op unless the generator is a replayable stream
+        """The int64 base-seed draw a PyTorch ``DataLoader`` iterator makes before its shuffle (advances the stream)."""
+
 
 class LegacySeededRNG(EncoderRNG):
     """numpy ``RandomState(seed)`` + torch ``Generator().manual_seed(seed)``, as in the 2020 challenge."""
@@ -63,6 +66,9 @@ class LegacySeededRNG(EncoderRNG):
 
     def sign_mask(self, shape: tuple[int, ...]) -> np.ndarray:
         return (torch.randint(2, shape, generator=self._torch) * 2 - 1).numpy().astype(np.int8)
+
+    def loader_seed(self) -> None:
+        torch.empty((), dtype=torch.int64).random_(generator=self._torch)
 
 
 class SecureRNG(EncoderRNG):

@@ -16,6 +16,15 @@ order of the 2020 challenge (SPEC §3.1), whatever the RNG kind:
 
 With ``public_reuse="fresh"`` every public slot of every row takes a patch no other slot
 uses (the authors' suggested mitigation), drawn from one permutation of the pool.
+
+Other known draw orders (:data:`DRAW_ORDERS`) place the same torch draws differently; the
+numpy stream, and so what ``label.npy`` reveals about the seed, is the same in all of them:
+
+* ``authors-code``: the order of the authors' training code (``generate_sample()`` in their
+  ``train_cross.py``): the public set is shuffled once, before epoch 0, and every epoch mixes
+  in the first n images of that order (step 2 happens once, first);
+* ``+loader-seed``: each data-loader shuffle (steps 1 and 2) is preceded by the int64 base-seed
+  draw that PyTorch's ``DataLoader`` iterators of 2020 (torch 1.x) made from the same generator.
 """
 
 from __future__ import annotations
@@ -31,10 +40,10 @@ from instahide_bench.core.challenge import ChallengeKey, EncodedChallenge
 from instahide_bench.core.config import param
 from instahide_bench.core.data.base import ImageSet
 from instahide_bench.core.errors import ConfigError
-from instahide_bench.core.instahide.release2020 import RELEASE_2020
 from instahide_bench.core.instahide.rng import RNG_KINDS, EncoderRNG, fresh_seed, make_rng
 from instahide_bench.core.pixels import PIXEL_SPACES, get_pixel_space
 from instahide_bench.core.progress import progress
+from instahide_bench.core.release2020 import RELEASE_2020
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +54,7 @@ _R = RELEASE_2020
 class InstaHideConfig:
     """Parameters of an InstaHide-style encoder. All of them are public (written to challenge.json).
 
-    The defaults are the 2020 challenge's published recipe (:data:`.release2020.RELEASE_2020`).
+    The defaults are the 2020 challenge's published recipe (:data:`instahide_bench.core.release2020.RELEASE_2020`).
     Nothing here is secret (Kerckhoffs' principle): the benchmark measures what an attacker
     learns from the encryptions when the scheme and its parameters are known. Each field's
     meaning is its ``param`` help text, which ``instahide-bench presets`` and
@@ -91,6 +100,11 @@ class InstaHideConfig:
         _R["rng"], "legacy-seeded: numpy RandomState + torch Generator from one seed; secure: OS entropy"
     )
     seed_bits: int = param(_R["seed_bits"], "legacy-seeded: bits of the seed drawn when none is given")
+    draw_order: Literal["spec-3.1", "spec-3.1+loader-seed", "authors-code", "authors-code+loader-seed"] = param(
+        "spec-3.1",
+        "where the torch draws fall: SPEC §3.1's order, or the authors' training code's (public set shuffled "
+        "once, first); +loader-seed adds torch 1.x DataLoader base-seed draws",
+    )
 
     @property
     def slots_private(self) -> int:
@@ -142,6 +156,7 @@ class InstaHideConfig:
             raise ConfigError(f"unknown rng {self.rng!r}; known: {', '.join(RNG_KINDS)}")
         if not 1 <= self.seed_bits <= 32:
             raise ConfigError(f"seed_bits must lie in [1, 32], got {self.seed_bits}")
+        draw_order_named(self.draw_order)
 
     @classmethod
     def from_public_params(cls, params: dict[str, Any]) -> InstaHideConfig:
@@ -177,27 +192,78 @@ class EpochPlan:
     mask: np.ndarray | None
 
 
-def plan_epochs(cfg: InstaHideConfig, rng: EncoderRNG) -> Iterator[EpochPlan]:
-    """The epochs' random choices, drawn in the order of the module docstring.
+@dataclass(frozen=True)
+class DrawOrder:
+    """Where the torch draws of an encoding fall (the numpy coefficient stream is the same in all).
+
+    Attributes
+    ----------
+    name : str
+        The order's name (``spec-3.1``, ``authors-code``, with ``+loader-seed`` variants).
+    public_first : bool
+        The public pool is shuffled once, before epoch 0, and every epoch takes its first n
+        images (the authors' training code), instead of a new shuffle each epoch (SPEC §3.1).
+    loader_seed_draws : bool
+        Every data-loader shuffle is preceded by an int64 base-seed draw from the same
+        generator, as PyTorch's ``DataLoader`` iterators of 2020 made.
+    """
+
+    name: str
+    public_first: bool = False
+    loader_seed_draws: bool = False
+
+
+#: The draw orders a legacy-seeded challenge may have been made in; the encoder uses the first.
+DRAW_ORDERS: tuple[DrawOrder, ...] = (
+    DrawOrder("spec-3.1"),
+    DrawOrder("spec-3.1+loader-seed", loader_seed_draws=True),
+    DrawOrder("authors-code", public_first=True),
+    DrawOrder("authors-code+loader-seed", public_first=True, loader_seed_draws=True),
+)
+
+
+def draw_order_named(name: str) -> DrawOrder:
+    """The known draw order called ``name`` (:data:`DRAW_ORDERS`)."""
+    for order in DRAW_ORDERS:
+        if order.name == name:
+            return order
+    raise ConfigError(f"unknown draw order {name!r}; known: {', '.join(o.name for o in DRAW_ORDERS)}")
+
+
+def plan_epochs(cfg: InstaHideConfig, rng: EncoderRNG, order: DrawOrder | None = None) -> Iterator[EpochPlan]:
+    """The epochs' random choices, drawn in ``order`` (default: the config's ``draw_order``).
 
     Shared by the encoder and by anyone who replays a seeded challenge (the PRNG attack):
     the draw order lives here and nowhere else.
     """
+    if order is None:
+        order = draw_order_named(cfg.draw_order)
     n, k, m = cfg.n, cfg.k, cfg.slots_private
     public_slots = k - m
+    reused_pool = bool(public_slots) and cfg.public_reuse == "epoch"
     fresh_order = None
     if public_slots and cfg.public_reuse == "fresh":
         fresh_order = rng.randperm(cfg.num_rows * public_slots)
+
+    def public_shuffle() -> np.ndarray:
+        if order.loader_seed_draws:
+            rng.loader_seed()
+        return rng.randperm(cfg.pool_size)[:n]
+
+    if reused_pool and order.public_first:
+        public_batch = public_shuffle()
     for t in range(cfg.T):
-        order = rng.randperm(n)
-        if public_slots and cfg.public_reuse == "epoch":
-            public_batch = rng.randperm(cfg.pool_size)[:n]
+        if order.loader_seed_draws:
+            rng.loader_seed()
+        shuffle = rng.randperm(n)
+        if reused_pool and not order.public_first:
+            public_batch = public_shuffle()
         coefficients = rng.coefficients(n, k, cfg.upper, cfg.effective_dom)
-        private_cols, public_cols = [order], []
+        private_cols, public_cols = [shuffle], []
         for slot in range(1, k):
             idx = rng.randperm(n)
             if slot < m:
-                private_cols.append(order[idx])
+                private_cols.append(shuffle[idx])
             elif fresh_order is None:
                 public_cols.append(public_batch[idx])
             else:
@@ -301,4 +367,15 @@ def encode(
     )
 
 
-__all__ = ["EpochPlan", "InstaHideConfig", "encode", "mix", "mixed_labels", "plan_epochs", "required_public"]
+__all__ = [
+    "DRAW_ORDERS",
+    "DrawOrder",
+    "EpochPlan",
+    "InstaHideConfig",
+    "draw_order_named",
+    "encode",
+    "mix",
+    "mixed_labels",
+    "plan_epochs",
+    "required_public",
+]

@@ -82,6 +82,21 @@ def test_unpublished_n_needs_the_config(small_encoded: EncodedChallenge) -> None
     assert (facts.num_private, facts.T, facts.epoch_rows) == (SMALL["n"], SMALL["T"], SMALL["n"])
 
 
+def test_a_bare_original_release_directory_is_read_with_the_published_parameters(
+    small_encoded: EncodedChallenge, tmp_path: Path
+) -> None:
+    """No challenge.json: n = 100 and the rest come from the release's README (the loader says so)."""
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    np.save(bare / "encryption.npy", small_encoded.encryption)
+    np.save(bare / "label.npy", small_encoded.labels)
+    public = load_challenge(bare)
+    facts = read_facts(public, CarliniGraphConfig())
+    assert (facts.num_private, facts.T) == (100, public.num_rows // 100)
+    given = read_facts(public, CarliniGraphConfig(num_private=SMALL["n"]))
+    assert (given.num_private, given.T) == (SMALL["n"], SMALL["T"])
+
+
 @pytest.mark.parametrize(
     ("preset", "overrides"),
     [

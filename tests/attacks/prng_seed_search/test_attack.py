@@ -7,14 +7,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from instahide_bench.api import abs_rescaled
 from instahide_bench.attacks import ATTACKS, AttackContext
-from instahide_bench.attacks.baselines import abs_rescaled
 from instahide_bench.attacks.prng_seed_search import PrngSeedSearchAttack, PrngSeedSearchConfig
 from instahide_bench.benchmark.runner import run_attack
 from instahide_bench.core.config import apply_overrides
 from instahide_bench.core.errors import ConfigError
+from instahide_bench.core.instahide import DRAW_ORDERS
 from instahide_bench.core.scoring import score_decryption
 from tests.attacks.prng_seed_search.conftest import SEED
+from tests.attacks.prng_seed_search.made_elsewhere import made_elsewhere
 from tests.conftest import CIFAR_DIR, IMAGENET_DIR, needs_shared_data, tiny_encoded
 
 
@@ -37,6 +39,18 @@ def test_breaks_a_small_challenge(small_2020) -> None:
     assert result.info["version_warnings"] == [] and result.info["relative_residual"] < 1e-5
     scores = score_decryption(small_2020.public_view(), small_2020.key, result.decryption).scores
     assert scores.max_ssim > 0.99 and scores.min_l2 < 1e-6
+
+
+@pytest.mark.parametrize("order", DRAW_ORDERS, ids=[order.name for order in DRAW_ORDERS])
+def test_breaks_challenges_made_elsewhere_in_each_known_draw_order(order) -> None:
+    """End to end on an independent generator's challenge: seed, draw order, then the private images."""
+    public, private = made_elsewhere(SEED, authors_order=order.public_first, base_seed_draws=order.loader_seed_draws)
+    result = attack(f"{SEED - 500}:{SEED + 500}").run(public, AttackContext())
+    assert result.succeeded and result.info["seed"] == SEED, result.message
+    assert result.info["draw_order"] == order.name and order.name in result.message
+    assert result.info["label_mismatches_by_draw_order"][order.name] == 0
+    assert result.info["relative_residual"] < 1e-5
+    np.testing.assert_allclose(result.recovered, private, atol=1e-4)
 
 
 def test_secure_preset_gives_no_seed(secure_encoded) -> None:
@@ -63,20 +77,20 @@ def test_version_mismatch_is_reported(small_2020) -> None:
 @pytest.mark.parametrize(
     ("drift", "problem"),
     [
-        ({"private": lambda replay: np.roll(replay.private, 1, axis=0)}, "replay differs from label.npy"),
+        ({"private": lambda replay: np.roll(replay.private, 1, axis=0)}, "no known draw order replays label.npy"),
         ({"mask": lambda replay: replay.mask[::-1]}, "replayed masks do not fit the encryptions"),
     ],
 )
 def test_other_torch_streams_are_declined(small_2020, monkeypatch: pytest.MonkeyPatch, drift, problem) -> None:
-    from instahide_bench.attacks.prng_seed_search import attack as attack_module
+    from instahide_bench.attacks.prng_seed_search import replay as replay_module
 
-    true_replay = attack_module.replay_seed
+    true_replay = replay_module.replay_seed
 
-    def drifted(seed, config):  # what another torch release might draw for the same seed
-        replay = true_replay(seed, config)
+    def drifted(seed, config, order):  # what another torch release might draw for the same seed
+        replay = true_replay(seed, config, order)
         return replace(replay, **{name: change(replay) for name, change in drift.items()})
 
-    monkeypatch.setattr(attack_module, "replay_seed", drifted)
+    monkeypatch.setattr(replay_module, "replay_seed", drifted)
     result = attack(f"{SEED - 10}:{SEED + 10}").run(small_2020.public_view(), AttackContext())
     assert not result.succeeded and result.info["seed"] == SEED and problem in result.message
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from instahide_bench.attacks.prng_seed_search.replay import (
     REPLAYED_LIBRARIES,
     infer_private_classes,
     mismatched_label_rows,
+    replay_in_matching_order,
     replay_seed,
     version_warnings,
 )
-from instahide_bench.core.instahide import InstaHideConfig
+from instahide_bench.core.instahide import DRAW_ORDERS, InstaHideConfig
 from tests.attacks.prng_seed_search.conftest import SEED
+from tests.attacks.prng_seed_search.made_elsewhere import made_elsewhere
 from tests.conftest import tiny_encoded
 
 
@@ -51,3 +54,22 @@ def test_version_warnings() -> None:
     notes = version_warnings({"numpy": REPLAYED_LIBRARIES["numpy"], "torch": "1.7.0"})
     assert len(notes) == 1 and "torch 1.7.0" in notes[0] and "may differ" in notes[0]
     assert "does not record the numpy version" in version_warnings({"torch": REPLAYED_LIBRARIES["torch"]})[0]
+
+
+@pytest.mark.parametrize("order", DRAW_ORDERS, ids=[order.name for order in DRAW_ORDERS])
+def test_each_draw_order_is_recognised_on_a_challenge_made_in_it(order) -> None:
+    """Challenges from an independent generator (tests/.../made_elsewhere.py), one per known order."""
+    public, _ = made_elsewhere(SEED, authors_order=order.public_first, base_seed_draws=order.loader_seed_draws)
+    config = InstaHideConfig.from_public_params(public.meta.params)
+    replay, mismatches = replay_in_matching_order(SEED, config, public.labels)
+    assert replay is not None and replay.order == order.name, mismatches
+    assert mismatches[order.name] == 0
+    earlier = [o.name for o in DRAW_ORDERS[: DRAW_ORDERS.index(order)]]
+    assert all(mismatches[name] > public.num_rows // 2 for name in earlier), mismatches  # the others do not fit
+
+
+def test_no_known_order_means_no_replay(small_2020) -> None:
+    config = InstaHideConfig.from_public_params(small_2020.params)
+    replay, mismatches = replay_in_matching_order(SEED + 1, config, small_2020.labels)
+    assert replay is None and set(mismatches) == {order.name for order in DRAW_ORDERS}
+    assert min(mismatches.values()) > 150

@@ -31,4 +31,32 @@ RELEASE_2020: MappingProxyType[str, Any] = MappingProxyType(
 #: Rows of the released ``encryption.npy`` (n x T).
 RELEASE_2020_ROWS: int = RELEASE_2020["n"] * RELEASE_2020["T"]
 
-__all__ = ["RELEASE_2020", "RELEASE_2020_ROWS"]
+
+def assumed_release_params(num_rows: int) -> dict[str, Any]:
+    """The parameters to assume for a bare ``encryption.npy`` + ``label.npy`` directory of ``num_rows`` rows.
+
+    The release's published values, except where the files contradict them: with another row
+    count, T becomes ``num_rows / n`` when that is whole, and neither n nor T is assumed otherwise.
+
+    Parameters
+    ----------
+    num_rows : int
+        Rows of the directory's ``encryption.npy``.
+
+    Returns
+    -------
+    dict
+        Parameters keyed like challenge.json's ``params`` (``num_rows`` included).
+    """
+    params = dict(RELEASE_2020)
+    n = int(params["n"])
+    if num_rows != RELEASE_2020_ROWS:
+        if num_rows % n == 0:
+            params["T"] = num_rows // n
+        else:
+            del params["n"], params["T"]
+    params["num_rows"] = num_rows
+    return params
+
+
+__all__ = ["RELEASE_2020", "RELEASE_2020_ROWS", "assumed_release_params"]
