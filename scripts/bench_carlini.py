@@ -2,6 +2,7 @@
 """The carlini-graph attack: quality on challenge-2020 replicas, time and peak memory vs E, quality vs T.
 
     python scripts/bench_carlini.py run   [--n 100] [--T 50] [--seed 1] [--aux matched|embedded] [--set key=value ...]
+                                          [--keep DIR [--resume]]
     python scripts/bench_carlini.py scale [--sizes 20,50,100,200] [--T 50]
     python scripts/bench_carlini.py tsweep [--Ts 10,20,50] [--n 100]
 
@@ -51,15 +52,17 @@ def auxiliary_settings(kind: str) -> list[str]:
     return [f"aux_private=cifar10:{CIFAR_DIR}?split=test", f"aux_public=folder:{IMAGENET_DIR}"]
 
 
-def make_challenge(out: Path, n: int, T: int, seed: int) -> Path:
+def make_challenge(out: Path, n: int, T: int, seed: int, reuse: bool = False) -> Path:
     from instahide_bench.benchmark.generate import generate
 
+    if reuse and (out / "challenge.json").is_file():
+        return out
     overrides = {"n": n, "T": T, "pool_size": max(n, 5000)}
     path, _ = generate("challenge-2020", out, overrides=overrides, seed=seed, overwrite=True, **sources())
     return path
 
 
-def run_one(challenge_dir: Path, workdir: Path, overrides: dict[str, str], seed: int) -> dict:
+def run_one(challenge_dir: Path, workdir: Path, overrides: dict[str, str], seed: int, resume: bool = False) -> dict:
     """Attack one challenge in this process and score it with its key (evaluation only)."""
     import numpy as np
     import torch
@@ -76,7 +79,7 @@ def run_one(challenge_dir: Path, workdir: Path, overrides: dict[str, str], seed:
     attack_cls = ATTACKS.get("carlini-graph")
     config = apply_overrides(attack_cls.Config(), overrides)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    context = AttackContext(device=device, workdir=workdir, seed=seed)
+    context = AttackContext(device=device, workdir=workdir, seed=seed, resume=resume)
     clock = time.perf_counter()
     result = attack_cls(config).run(challenge, context)
     seconds = time.perf_counter() - clock
@@ -113,12 +116,12 @@ def child(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(2)
     overrides = dict(item.split("=", 1) for item in args.set)
-    result = run_one(Path(args.challenge), Path(args.workdir), overrides, args.seed)
+    result = run_one(Path(args.challenge), Path(args.workdir), overrides, args.seed, args.resume)
     print("RESULT " + json.dumps(result), flush=True)
 
 
-def measure(n: int, T: int, seed: int, settings: list[str], scratch: Path) -> dict:
-    challenge = make_challenge(scratch / f"challenge-n{n}-T{T}-s{seed}", n, T, seed)
+def measure(n: int, T: int, seed: int, settings: list[str], scratch: Path, resume: bool = False) -> dict:
+    challenge = make_challenge(scratch / f"challenge-n{n}-T{T}-s{seed}", n, T, seed, reuse=resume)
     command = [
         sys.executable,
         __file__,
@@ -132,6 +135,8 @@ def measure(n: int, T: int, seed: int, settings: list[str], scratch: Path) -> di
     ]
     for item in settings:
         command += ["--set", item]
+    if resume:
+        command.append("--resume")
     output = subprocess.run(
         command, check=True, capture_output=True, text=True, env={**os.environ, "INSTAHIDE_BENCH_PROGRESS": "0"}
     ).stdout
@@ -183,6 +188,12 @@ def main() -> None:
     parser.add_argument("--challenge", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--keep", help="keep challenges and caches in this folder")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="with --keep: reuse a kept challenge and the attack's cached stages (timings then cover only what "
+        "was recomputed; for comparing settings of later stages)",
+    )
     args = parser.parse_args()
     if args.mode == "_one":
         child(args)
@@ -203,7 +214,7 @@ def main() -> None:
             configs = [(int(n), args.T) for n in args.sizes.split(",")]
         else:
             configs = [(args.n, int(T)) for T in args.Ts.split(",")]
-        results = [measure(n, T, args.seed, settings, scratch) for n, T in configs]
+        results = [measure(n, T, args.seed, settings, scratch, args.resume and bool(args.keep)) for n, T in configs]
     print(table(results))
 
 

@@ -12,7 +12,7 @@ entry-point group ``instahide_bench.attacks``.
 from __future__ import annotations
 
 import logging
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from instahide_bench.core.challenge import PublicChallenge
+from instahide_bench.core.plugin import Plugin
 from instahide_bench.core.progress import progress, progress_bar
 from instahide_bench.core.registry import Registry
 
@@ -164,7 +165,7 @@ class AttackResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-class Attack(ABC):
+class Attack(Plugin):
     """Base class of all attacks: subclass, declare ``Config``, implement ``run``, register.
 
     The configuration is a frozen dataclass so that the CLI can list, override
@@ -220,19 +221,10 @@ class Attack(ABC):
     0.5
     """
 
-    name: ClassVar[str]
-    version: ClassVar[str] = "1"
-    Config: ClassVar[type]
     #: The attack's stated time complexity, recorded in leaderboard entries.
     complexity: ClassVar[str] = "unstated"
     #: One line for ``instahide-bench attacks``.
     summary: ClassVar[str] = ""
-
-    def __init__(self, config: Any | None = None) -> None:
-        self.config = config if config is not None else self.Config()
-        validate = getattr(self.config, "validate", None)
-        if callable(validate):
-            validate()
 
     @abstractmethod
     def run(self, challenge: PublicChallenge, context: AttackContext) -> AttackResult:

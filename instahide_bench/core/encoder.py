@@ -6,15 +6,15 @@ entry-point group ``instahide_bench.encoders``.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from abc import abstractmethod
 
 from instahide_bench.core.challenge import EncodedChallenge
 from instahide_bench.core.data.base import ImageSet
+from instahide_bench.core.plugin import Plugin
 from instahide_bench.core.registry import Registry
 
 
-class Encoder(ABC):
+class Encoder(Plugin):
     """Turns private (and public) images into a challenge: encryptions, labels and a key.
 
     As for attacks, the configuration is a frozen dataclass (listed, overridden with
@@ -42,16 +42,6 @@ class Encoder(ABC):
     ConfigError
         From ``Config.validate()`` when a setting is invalid.
     """
-
-    name: ClassVar[str]
-    version: ClassVar[str] = "1"
-    Config: ClassVar[type]
-
-    def __init__(self, config: Any | None = None) -> None:
-        self.config = config if config is not None else self.Config()
-        validate = getattr(self.config, "validate", None)
-        if callable(validate):
-            validate()
 
     def required_public(self) -> int:
         """How many public images ``encode`` needs (0 for inside-dataset encoders)."""

@@ -18,10 +18,11 @@ The decryption shows, for each row, the image of the slot the attack is surest o
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -32,13 +33,15 @@ from instahide_bench.attacks.carlini.colour import ColourCorrection, fit_colour
 from instahide_bench.attacks.carlini.magnitude import magnitude, zca_kernel
 from instahide_bench.attacks.carlini.reconstruct import Reconstruction, ReconstructSettings, reconstruct
 from instahide_bench.attacks.carlini.similarity import NeighbourGraph, neighbour_graph, pair_auc, train_embedding
-from instahide_bench.attacks.carlini.simulate import Simulation, simulate_from_sources
+from instahide_bench.attacks.carlini.simulate import Simulation, simulate, simulate_from_sources, simulation_config
 from instahide_bench.attacks.carlini.slots import Slots, slots_from_labels, true_slot_images
 from instahide_bench.attacks.common.labels import LabelStructure, estimate_class_sizes, parse_labels
 from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult
 from instahide_bench.core.challenge import PublicChallenge
 from instahide_bench.core.config import param
+from instahide_bench.core.data import ImageSet, parse_source
 from instahide_bench.core.errors import ConfigError
+from instahide_bench.core.instahide import required_public
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +75,12 @@ class CarliniGraphConfig:
     adam_steps: int = param(0, "Adam steps on the likelihood after EM (measured: no gain after EM, see the docs)")
     adam_lr: float = param(0.002, "Adam learning rate")
     colour: bool = param(True, "learn and apply the colour/contrast correction on the simulation")
+    colour_data: Literal["auxiliary", "self", "both", "halves", "auxiliary+halves"] = param(
+        "both",
+        "what the correction learns from: the auxiliary simulations; a simulation on the attack's own first-pass "
+        "recoveries (self); both; the challenge's own images reconstructed from two disjoint halves of their "
+        "rows, each half the other's target (halves, Noise2Noise-style); or auxiliary+halves",
+    )
     colour_steps: int = param(1000, "Adam steps of the correction network (minibatches of 64 simulated images)")
     colour_width: int = param(32, "channels of the correction network's hidden 3x3 convolutions")
     colour_depth: int = param(4, "convolutions in the correction network")
@@ -142,7 +151,7 @@ class CarliniGraphAttack(Attack):
     """Similarity graph, per-class clustering, assignment, joint reconstruction, colour correction."""
 
     name = "carlini-graph"
-    version = "1.1"
+    version = "1.2"
     Config = CarliniGraphConfig
     config: CarliniGraphConfig
     complexity = "O(E^2 d) dot products + O(rounds * E * n/C * D) scoring"
@@ -209,9 +218,18 @@ class CarliniGraphAttack(Attack):
                 sim=sim_key,
                 settings=asdict(config.reconstruct_settings()),
                 network=(config.colour_steps, config.colour_width, config.colour_depth),
+                data=config.colour_data,
+                first_pass=hashlib.sha256(images.tobytes()).hexdigest() if config.colour_data != "auxiliary" else None,
             )
             correction = ColourCorrection.from_arrays(
-                cached(context, "colour", colour_key, lambda: self._colour(simulations, challenge, context))
+                cached(
+                    context,
+                    "colour",
+                    colour_key,
+                    lambda: self._colour(
+                        simulations, images, clusters["image_class"], state, magnitudes, facts, challenge, context
+                    ),
+                )
             )
             images = correction.apply(images, challenge.pixels, context.device)
             colour_validation = {"before": correction.validation_before, "after": correction.validation_after}
@@ -370,27 +388,37 @@ class CarliniGraphAttack(Attack):
         }
 
     def _colour(
-        self, simulations: list[Simulation], challenge: PublicChallenge, context: AttackContext
+        self,
+        simulations: list[Simulation],
+        first_pass: np.ndarray,
+        image_class: np.ndarray,
+        state: dict[str, np.ndarray],
+        magnitudes: np.ndarray,
+        facts: Facts,
+        challenge: PublicChallenge,
+        context: AttackContext,
     ) -> dict[str, np.ndarray]:
-        """Reconstruct every simulation from its own truth, then learn recovered -> true images."""
+        """Reconstruct simulations from their own truth, then learn recovered -> true images.
+
+        ``colour_data`` picks the simulations: the auxiliary ones, and/or one run on the attack's
+        own first-pass recoveries (``first_pass``, labelled with the clustering's classes). The
+        latter is a bootstrap: its "truth" is only the first-pass estimate, but its images have the
+        challenge's own statistics, which the auxiliary photographs may not.
+        """
+        data = self.config.colour_data
+        chosen = list(simulations) if data in ("auxiliary", "both", "auxiliary+halves") else []
+        if data in ("self", "both"):
+            chosen.append(self._self_simulation(first_pass, image_class, facts, challenge, context))
         recovered, truth = [], []
         for simulation in context.progress(
-            simulations, desc="colour: simulated reconstructions", total=len(simulations), unit="simulation"
+            chosen, desc="colour: simulated reconstructions", total=len(chosen), unit="simulation"
         ):
-            structure = parse_labels(simulation.labels, simulation.private_index.shape[1])
-            slots = slots_from_labels(structure)
-            true_slots = true_slot_images(slots, simulation.private_index, simulation.private_labels)
-            result: Reconstruction = reconstruct(
-                magnitude(simulation.encryption),
-                slots.assignment(true_slots),
-                simulation.num_private,
-                structure.public_weight,
-                challenge.pixels,
-                self.config.reconstruct_settings(),
-                context.device,
-            )
-            recovered.append(result.images)
+            recovered.append(self._reconstruct_from_truth(simulation, challenge, context))
             truth.append(simulation.private)
+        if data in ("halves", "auxiliary+halves"):
+            first, second = self._half_reconstructions(state, magnitudes, facts, challenge, context)
+            recovered += [first, second]
+            truth += [second, first]
         context.logger.info("colour: training the correction on %d simulated images", sum(map(len, truth)))
         return fit_colour(
             np.concatenate(recovered),
@@ -405,6 +433,72 @@ class CarliniGraphAttack(Attack):
                 it, desc="colour: training", total=self.config.colour_steps, unit="step"
             ),
         ).to_arrays()
+
+    def _reconstruct_from_truth(
+        self, simulation: Simulation, challenge: PublicChallenge, context: AttackContext
+    ) -> np.ndarray:
+        """The simulation's images as this attack's reconstruction recovers them given the true assignment."""
+        structure = parse_labels(simulation.labels, simulation.private_index.shape[1])
+        slots = slots_from_labels(structure)
+        true_slots = true_slot_images(slots, simulation.private_index, simulation.private_labels)
+        result: Reconstruction = reconstruct(
+            magnitude(simulation.encryption),
+            slots.assignment(true_slots),
+            simulation.num_private,
+            structure.public_weight,
+            challenge.pixels,
+            self.config.reconstruct_settings(),
+            context.device,
+        )
+        return result.images
+
+    def _half_reconstructions(
+        self,
+        state: dict[str, np.ndarray],
+        magnitudes: np.ndarray,
+        facts: Facts,
+        challenge: PublicChallenge,
+        context: AttackContext,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The challenge's images reconstructed twice, from disjoint halves of the rows (even and odd epochs)."""
+        rows = np.arange(challenge.num_rows)
+        epoch = rows // facts.epoch_rows if facts.epoch_rows else rows
+        assignment = facts.slots.assignment(state["slot_image"].astype(np.int64))
+        halves = []
+        for parity in context.progress((0, 1), desc="colour: half reconstructions", total=2, unit="half"):
+            chosen = rows[epoch % 2 == parity]
+            result: Reconstruction = reconstruct(
+                magnitudes[chosen],
+                assignment.take(chosen),
+                facts.num_private,
+                facts.structure.public_weight[chosen],
+                challenge.pixels,
+                self.config.reconstruct_settings(),
+                context.device,
+            )
+            halves.append(result.images)
+        return halves[0], halves[1]
+
+    def _self_simulation(
+        self,
+        first_pass: np.ndarray,
+        image_class: np.ndarray,
+        facts: Facts,
+        challenge: PublicChallenge,
+        context: AttackContext,
+    ) -> Simulation:
+        """InstaHide simulated on the attack's own recoveries (public patches from ``aux_public``)."""
+        context.logger.info("colour: simulating InstaHide on the %d first-pass recoveries", len(first_pass))
+        unit = np.clip(challenge.pixels.to_unit(first_pass), 0.0, 1.0)
+        classes = np.clip(np.asarray(image_class, dtype=np.int64), 0, challenge.meta.num_classes - 1)
+        private = ImageSet(
+            np.round(unit * 255).astype(np.uint8), classes, tuple(challenge.meta.class_names), "first-pass recoveries"
+        )
+        T = self.config.aux_T or facts.T
+        seed = context.seed * 2 + 3
+        needed = required_public(simulation_config(facts.params, len(private), T))
+        public = parse_source(self.config.aux_public, "public").load(needed, seed + 1) if needed else None
+        return simulate(facts.params, private, public, T, seed)
 
 
 __all__ = ["CarliniGraphAttack", "CarliniGraphConfig", "Facts", "read_facts"]

@@ -72,13 +72,15 @@ def true_slot_images(slots: Slots, private_index: np.ndarray, private_labels: np
     """The image behind every slot, given a row -> images table and the images' classes.
 
     For a simulation the attacker made itself, or for evaluation against a key; a collided
-    row's two slots take its two images in slot order.
+    row's two slots take its two images in slot order. A slot whose class matches none of the
+    row's remaining images (a coefficient so small, ~1e-6, that label.npy shows no weight for its
+    image's class) takes the first remaining image.
     """
     truth = np.empty(len(slots), np.int64)
     for row in range(slots.num_rows):
         images = list(private_index[row, : slots.per_row])
         for s in range(row * slots.per_row, (row + 1) * slots.per_row):
-            match = next(i for i, image in enumerate(images) if private_labels[image] == slots.cls[s])
+            match = next((i for i, image in enumerate(images) if private_labels[image] == slots.cls[s]), 0)
             truth[s] = images.pop(match)
     return truth
 
