@@ -2,7 +2,7 @@
 """The carlini-graph attack: quality on challenge-2020 replicas, time and peak memory vs E, quality vs T.
 
     python scripts/bench_carlini.py run   [--n 100] [--T 50] [--seed 1] [--aux matched|embedded] [--set key=value ...]
-                                          [--keep DIR [--resume]]
+                                          [--draw-order NAME] [--original-layout] [--keep DIR [--resume]]
     python scripts/bench_carlini.py scale [--sizes 20,50,100,200] [--T 50]
     python scripts/bench_carlini.py tsweep [--Ts 10,20,50] [--n 100]
 
@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from instahide_bench.core.instahide import DRAW_ORDERS
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CIFAR_DIR = SHARED_DATA / "cifar10-subset" / "cifar-10-batches-py"
 IMAGENET_DIR = SHARED_DATA / "imagenet-samples"
@@ -52,13 +54,17 @@ def auxiliary_settings(kind: str) -> list[str]:
     return [f"aux_private=cifar10:{CIFAR_DIR}?split=test", f"aux_public=folder:{IMAGENET_DIR}"]
 
 
-def make_challenge(out: Path, n: int, T: int, seed: int, reuse: bool = False) -> Path:
+def make_challenge(
+    out: Path, n: int, T: int, seed: int, reuse: bool = False, draw_order: str = "spec-3.1", original: bool = False
+) -> Path:
     from instahide_bench.benchmark.generate import generate
 
-    if reuse and (out / "challenge.json").is_file():
+    if reuse and (out / "encryption.npy").is_file():
         return out
-    overrides = {"n": n, "T": T, "pool_size": max(n, 5000)}
-    path, _ = generate("challenge-2020", out, overrides=overrides, seed=seed, overwrite=True, **sources())
+    overrides = {"n": n, "T": T, "pool_size": max(n, 5000), "draw_order": draw_order}
+    path, _ = generate(
+        "challenge-2020", out, overrides=overrides, seed=seed, overwrite=True, original_layout=original, **sources()
+    )
     return path
 
 
@@ -120,8 +126,19 @@ def child(args: argparse.Namespace) -> None:
     print("RESULT " + json.dumps(result), flush=True)
 
 
-def measure(n: int, T: int, seed: int, settings: list[str], scratch: Path, resume: bool = False) -> dict:
-    challenge = make_challenge(scratch / f"challenge-n{n}-T{T}-s{seed}", n, T, seed, reuse=resume)
+def measure(
+    n: int,
+    T: int,
+    seed: int,
+    settings: list[str],
+    scratch: Path,
+    resume: bool = False,
+    draw_order: str = "spec-3.1",
+    original: bool = False,
+) -> dict:
+    name = f"challenge-n{n}-T{T}-s{seed}" + ("" if draw_order == "spec-3.1" else f"-{draw_order}")
+    name += "-original" if original else ""
+    challenge = make_challenge(scratch / name, n, T, seed, resume, draw_order, original)
     command = [
         sys.executable,
         __file__,
@@ -129,7 +146,7 @@ def measure(n: int, T: int, seed: int, settings: list[str], scratch: Path, resum
         "--challenge",
         str(challenge),
         "--workdir",
-        str(scratch / f"work-n{n}-T{T}-s{seed}"),
+        str(scratch / ("work" + challenge.name.removeprefix("challenge"))),
         "--seed",
         "0",
     ]
@@ -137,9 +154,12 @@ def measure(n: int, T: int, seed: int, settings: list[str], scratch: Path, resum
         command += ["--set", item]
     if resume:
         command.append("--resume")
-    output = subprocess.run(
-        command, check=True, capture_output=True, text=True, env={**os.environ, "INSTAHIDE_BENCH_PROGRESS": "0"}
-    ).stdout
+    process = subprocess.run(
+        command, check=False, capture_output=True, text=True, env={**os.environ, "INSTAHIDE_BENCH_PROGRESS": "0"}
+    )
+    if process.returncode:
+        sys.exit(f"the attack on {challenge} failed:\n{process.stderr[-3000:]}")
+    output = process.stdout
     line = next(text for text in output.splitlines() if text.startswith("RESULT "))
     result = json.loads(line[len("RESULT ") :])
     print(json.dumps(result), flush=True)
@@ -189,6 +209,15 @@ def main() -> None:
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--keep", help="keep challenges and caches in this folder")
     parser.add_argument(
+        "--draw-order",
+        default="spec-3.1",
+        choices=[order.name for order in DRAW_ORDERS],
+        help="draw order of the generated challenge (e.g. authors-code); the attack is not told",
+    )
+    parser.add_argument(
+        "--original-layout", action="store_true", help="generate without challenge.json, as the 2020 release was"
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="with --keep: reuse a kept challenge and the attack's cached stages (timings then cover only what "
@@ -214,7 +243,11 @@ def main() -> None:
             configs = [(int(n), args.T) for n in args.sizes.split(",")]
         else:
             configs = [(args.n, int(T)) for T in args.Ts.split(",")]
-        results = [measure(n, T, args.seed, settings, scratch, args.resume and bool(args.keep)) for n, T in configs]
+        resume = args.resume and bool(args.keep)
+        results = [
+            measure(n, T, args.seed, settings, scratch, resume, args.draw_order, args.original_layout)
+            for n, T in configs
+        ]
     print(table(results))
 
 

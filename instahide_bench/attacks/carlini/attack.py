@@ -126,7 +126,10 @@ def read_facts(challenge: PublicChallenge, config: CarliniGraphConfig) -> Facts:
     params = dict(challenge.meta.params)
     num_private = config.num_private or challenge.meta.num_private
     if num_private is None:
-        raise ConfigError("challenge.json does not publish n; set num_private")
+        raise ConfigError(
+            f"{challenge.path or 'challenge'}: neither challenge.json nor the 2020 release's published parameters "
+            f"give n for {challenge.num_rows} rows; set num_private"
+        )
     private_slots = int(params.get("private_slots", 2))
     if private_slots != 2 or params.get("mode", "cross") != "cross":
         raise ConfigError("carlini-graph attacks cross-dataset InstaHide with two private slots per row")
