@@ -66,6 +66,7 @@ from instahide_bench.core.errors import ConfigError, InputFileError, InstaHideBe
 from instahide_bench.core.images import IMAGE_SHAPE
 from instahide_bench.core.instahide import InstaHideConfig
 from instahide_bench.core.pixels import PIXEL_SPACES, PixelSpace, get_pixel_space
+from instahide_bench.core.training import TrainingBatch
 
 __all__ = [
     "ATTACKS",
@@ -87,6 +88,7 @@ __all__ = [
     "PixelSpace",
     "PublicChallenge",
     "ResourceLimitError",
+    "TrainingBatch",
     "abs_rescaled",
     "get_pixel_space",
     "param",

@@ -86,9 +86,10 @@ def run_one(challenge_dir: Path, workdir: Path, overrides: dict[str, str], seed:
     config = apply_overrides(attack_cls.Config(), overrides)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     context = AttackContext(device=device, workdir=workdir, seed=seed, resume=resume)
-    clock = time.perf_counter()
+    clock, cpu_clock = time.perf_counter(), time.process_time()
     result = attack_cls(config).run(challenge, context)
     seconds = time.perf_counter() - clock
+    cpu_seconds = time.process_time() - cpu_clock
     peak = peak_memory_bytes()
 
     key = load_key(challenge_dir, challenge.num_rows)
@@ -105,6 +106,7 @@ def run_one(challenge_dir: Path, workdir: Path, overrides: dict[str, str], seed:
         "T": facts.T,
         "device": str(device),
         "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu_seconds, 1),
         "peak_rss_mib": round(peak / 2**20),
         **{name: round(value, 4) for name, value in scores.to_json().items() if name != "num_rows"},
         **{name: round(float(value), 4) for name, value in quality.to_json().items()},
@@ -171,6 +173,7 @@ COLUMNS = (
     "n",
     "T",
     "seconds",
+    "cpu_seconds",
     "peak_rss_mib",
     "max_ssim",
     "mean_ssim",

@@ -10,6 +10,7 @@ from instahide_bench.attacks import baselines  # noqa: F401  (registers zero, ab
 from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult
 
 ATTACKS.add_lazy("carlini-graph", "instahide_bench.attacks.carlini.attack:CarliniGraphAttack")
+ATTACKS.add_lazy("learned-inversion", "instahide_bench.attacks.learned_inversion.attack:LearnedInversionAttack")
 ATTACKS.add_lazy("mixup-sign-recovery", "instahide_bench.attacks.mixup_sign_recovery.attack:MixupSignRecoveryAttack")
 ATTACKS.add_lazy("prng-seed-search", "instahide_bench.attacks.prng_seed_search.attack:PrngSeedSearchAttack")
 

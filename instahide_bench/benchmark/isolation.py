@@ -1,23 +1,42 @@
-"""Keeping attacks away from the key.
+"""Keeping attacks away from the key: which isolation runs, and the audit-hook fallback.
 
 The attack runner starts each attack in a child process that only has a copy of the public
-files. On top of that, the child (and every Python process it starts, e.g. Dask workers)
-installs a CPython audit hook that refuses to open, list, link or hand to a subprocess any
-path inside the original challenge directory, wherever the path came from (guessed, read
-from /proc, reached through a symlink): a module that goes looking for ``key/`` finds nothing.
+files. Where the kernel has Landlock (Linux >= 5.13), the child runs inside the kernel sandbox of
+:mod:`.sandbox`: the kernel refuses it every file outside the Python installation, its public
+copy, its configured data sources and its own scratch, output and cache directories, however
+the request is made (Python, ctypes, a ``cat`` subprocess, a Dask worker it starts). Where user
+namespaces are allowed it also gets its own PID tree, ``/proc`` and loopback network, so it
+cannot read its parents' command lines or reach anything over TCP outside its own cluster. It is
+told nothing about the challenge's location (no path in its job file, arguments, environment or
+file descriptors).
 
-Threat model: this stops accidental use and path guessing by Python code. It is not a sandbox
-against deliberately malicious native code (ctypes, compiled extensions calling ``open``
-directly, non-Python subprocesses given paths in other encodings); run untrusted plugins in a
-container as well.
+Where Landlock is missing, :func:`choose_isolation` logs a warning and the runner falls back to
+the CPython audit hook below: the child (and every Python process it starts, e.g. Dask workers)
+refuses to open, list, link or hand to a subprocess any path inside the original challenge
+directory, wherever the path came from. That fallback stops accidental use and path guessing by
+Python code; it is no sandbox against deliberately malicious native code (ctypes, compiled
+extensions, non-Python subprocesses), and it has to know, and so reveals, the key's path.
+``run.json`` and leaderboard entries record which isolation ran: ``landlock ABI N`` or
+``audit-hook``. See ``docs/isolation.md`` for the threat model.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal
+
+from instahide_bench.core.errors import InstaHideBenchError
+
+logger = logging.getLogger(__name__)
+
+#: ``run.json``'s ``isolation`` when the audit-hook guard ran instead of Landlock.
+AUDIT_HOOK = "audit-hook"
+#: ``auto``: Landlock where available, else the audit hook with a warning; or require one.
+IsolationMode = Literal["auto", "landlock", "audit-hook"]
 
 #: Environment variable that carries the forbidden roots to Python subprocesses.
 FORBIDDEN_ENV = "INSTAHIDE_BENCH_FORBIDDEN_PATHS"
@@ -136,4 +155,51 @@ def subprocess_env(
         env.pop(name, None)
     env[FORBIDDEN_ENV] = os.pathsep.join(os.path.realpath(os.fspath(p)) for p in forbidden)
     env["PYTHONPATH"] = os.pathsep.join([str(site_dir), *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]])
+    return env
+
+
+def choose_isolation(mode: IsolationMode = "auto") -> int:
+    """The Landlock ABI to sandbox the attack with, or 0 for the audit-hook fallback.
+
+    ``auto`` falls back with a logged warning; ``landlock`` fails where the kernel lacks it;
+    ``audit-hook`` forces the fallback (e.g. to measure what Landlock costs).
+    """
+    from instahide_bench.benchmark.landlock import abi_version
+
+    if mode == AUDIT_HOOK:
+        return 0
+    abi = abi_version()
+    if abi:
+        return abi
+    if mode == "landlock":
+        raise InstaHideBenchError("Landlock isolation was requested but this kernel has no Landlock (Linux >= 5.13)")
+    logger.warning(
+        "Landlock is not available in this kernel: the attack runs behind the audit-hook guard only, "
+        "which native code (ctypes, compiled extensions, non-Python subprocesses) can bypass; "
+        "run untrusted attacks on Linux >= 5.13 with Landlock enabled, or in a container"
+    )
+    return 0
+
+
+def sandbox_env(
+    challenge_dir: str | os.PathLike[str], scratch: Path, base_env: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Environment for a sandboxed attack: nothing that names the challenge, temp files in scratch.
+
+    Variables whose value mentions the challenge directory (as given or resolved) are dropped,
+    as are the shell's ``PWD``/``OLDPWD``; temporary, matplotlib and XDG cache directories point
+    into the scratch directory, the only place outside the caches the child may write.
+    """
+    env = dict(base_env if base_env is not None else os.environ)
+    names = {os.fspath(challenge_dir), os.path.realpath(challenge_dir), os.path.abspath(challenge_dir)}
+    for key, value in list(env.items()):
+        if key in ("PWD", "OLDPWD", FORBIDDEN_ENV) or any(name in value for name in names):
+            del env[key]
+    for key, sub in (("TMPDIR", "tmp"), ("MPLCONFIGDIR", "mpl"), ("XDG_CACHE_HOME", "cache")):
+        (scratch / sub).mkdir(parents=True, exist_ok=True)
+        env[key] = str(scratch / sub)
+    from instahide_bench.core.data.patches import cache_root
+
+    env["INSTAHIDE_BENCH_CACHE"] = str(cache_root().expanduser().resolve())
+    env.setdefault("NUMBA_CACHE_DIR", str(cache_root().expanduser().resolve() / "numba"))
     return env

@@ -28,8 +28,12 @@ def record_run(
     leaderboard_root: str | os.PathLike[str] | None,
     entry_name: str | None,
     command_line: str,
+    entry_stem: str | None = None,
 ) -> None:
-    """Fill ``report.scores`` (and ``report.entry_path`` when ``record``) in place."""
+    """Fill ``report.scores`` (and ``report.entry_path`` when ``record``) in place.
+
+    ``entry_stem`` fixes the entry's file name (see :func:`~.leaderboard.store.record_entry`).
+    """
     challenge = load_challenge(challenge_dir)
     key = load_key(challenge_dir, challenge.num_rows)
     decryption = load_decryption(decryption_path, challenge)
@@ -41,7 +45,11 @@ def record_run(
 
     attack = AttackInfo(report.attack, report.attack_version, report.config, report.complexity)
     provenance = Provenance(
-        hardware=hardware_info(), versions=scoring_versions(), date=utc_now_iso(), command=command_line
+        hardware=hardware_info(),
+        versions=scoring_versions(),
+        date=utc_now_iso(),
+        command=command_line,
+        isolation=report.isolation,
     )
     notes = report.message if report.succeeded else f"attack did not succeed: {report.message}"
     entry = measured_entry(
@@ -56,7 +64,8 @@ def record_run(
         extras={"succeeded": report.succeeded, "device": report.device, **_numeric(report.info)},
     )
     root = Path(leaderboard_root) if leaderboard_root is not None else Path("leaderboard")
-    report.entry_path = str(record_entry(entry, root, grid=GridSource(challenge, key, decryption, result.rows)))
+    grid = GridSource(challenge, key, decryption, result.rows)
+    report.entry_path = str(record_entry(entry, root, grid=grid, stem=entry_stem))
 
 
 def _numeric(info: dict) -> dict:

@@ -1,7 +1,9 @@
 """Run one attack on one challenge, isolated, measured, and optionally scored and recorded.
 
 The attack runs in a child process (:mod:`.attack_worker`) that only has a copy of the
-public files and a key guard (:mod:`.isolation`). The parent watches the wall clock and the
+public files, inside a kernel sandbox (:mod:`.sandbox`: Landlock and namespaces) or, where the
+kernel has no Landlock, behind the audit-hook guard (:mod:`.isolation`, which says which ran and
+why). The parent watches the wall clock and the
 resident memory of the child's whole process tree, kills it on a limit with a clear message,
 and moves the outputs into ``out_dir`` only once the child has finished cleanly, so a crash
 or a limit never leaves a partial ``decryption.npy``.
@@ -24,7 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from instahide_bench.benchmark.isolation import subprocess_env
+from instahide_bench.benchmark import sandbox
+from instahide_bench.benchmark.isolation import AUDIT_HOOK, IsolationMode, choose_isolation, sandbox_env, subprocess_env
 from instahide_bench.core.challenge import KEY_DIR, copy_public_files, load_challenge
 from instahide_bench.core.config import apply_overrides, config_to_dict, resolve_data_sources
 from instahide_bench.core.errors import InstaHideBenchError, ResourceLimitError
@@ -49,6 +52,8 @@ class RunOptions:
     device: str = "auto"
     seed: int = 0
     resume: bool = False
+    isolation: IsolationMode = "auto"
+    namespaces: bool = True  # under Landlock, also hide the host (PID tree, /proc, network) where allowed
 
 
 @dataclass
@@ -70,6 +75,8 @@ class RunReport:
     info: dict[str, Any] = field(default_factory=dict)
     scores: dict[str, Any] | None = None
     entry_path: str | None = None
+    isolation: str = AUDIT_HOOK
+    isolation_details: dict[str, Any] = field(default_factory=dict)
 
 
 def resolve_device(name: str) -> str:
@@ -156,8 +163,13 @@ def run_attack(
     leaderboard_root: str | os.PathLike[str] | None = None,
     entry_name: str | None = None,
     command_line: str | None = None,
+    entry_stem: str | None = None,
 ) -> RunReport:
-    """Run ``attack_name`` on the challenge in ``challenge_dir``; write its outputs to ``out_dir``."""
+    """Run ``attack_name`` on the challenge in ``challenge_dir``; write its outputs to ``out_dir``.
+
+    ``entry_stem`` fixes the leaderboard entry's file name (a rerun replaces it), for callers
+    such as the matrix that may run the same cell again after being killed.
+    """
     from instahide_bench.attacks import ATTACKS
 
     challenge_dir, out_dir = Path(challenge_dir).resolve(), Path(out_dir).resolve()
@@ -170,12 +182,15 @@ def run_attack(
     workdir = out_dir / "work"
     workdir.mkdir(exist_ok=True)
 
+    abi = choose_isolation(options.isolation)
     with tempfile.TemporaryDirectory(prefix="instahide-attack-") as scratch_name:
         scratch = Path(scratch_name)
         public_dir = copy_public_files(challenge_dir, scratch / "challenge")
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
+        status: sandbox.SandboxStatus | None = None
         try:
-            forbidden = [str(challenge_dir / KEY_DIR)]
+            # Under Landlock the child is told nothing about the challenge: it may not open it anyway.
+            forbidden = [] if abi else [str(challenge_dir / KEY_DIR)]
             job = {
                 "attack": attack_name,
                 "config": config_to_dict(config),
@@ -190,19 +205,30 @@ def run_attack(
             }
             job_path = scratch / "job.json"
             job_path.write_text(json.dumps(job), encoding="utf-8")
-            env = subprocess_env(forbidden, scratch / "site")
-            process = subprocess.Popen(
-                [sys.executable, "-m", "instahide_bench.benchmark.attack_worker", str(job_path)],
-                cwd=scratch,
-                env=env,
-                start_new_session=True,
-            )
+            argv = [sys.executable, "-m", "instahide_bench.benchmark.attack_worker", str(job_path)]
+            status_fd: int | None = None
+            if abi:
+                plan = _sandbox_plan(config, challenge_dir, scratch, [staging, workdir], argv, options.namespaces)
+                env = sandbox_env(challenge_dir, scratch)
+                process, status_fd = sandbox.start(plan, env=env, cwd=scratch, **_streams(challenge_dir))
+            else:
+                env = subprocess_env(forbidden, scratch / "site")
+                process = subprocess.Popen(argv, cwd=scratch, env=env, start_new_session=True, stdin=subprocess.DEVNULL)
             try:
                 code, elapsed, peak = _watch(process, options, attack_name)
             except BaseException:
                 if process.poll() is None:
                     _kill_group(process)
                 raise
+            finally:
+                if status_fd is not None:
+                    status = sandbox.read_status(status_fd)
+            if status is not None:
+                for warning in status.warnings:
+                    logger.warning("attack sandbox: %s", warning)
+            if abi and (status is None or status.isolation == "failed"):
+                problem = "; ".join(status.warnings) if status else f"the launcher exited with code {code}"
+                raise AttackRunError(f"attack {attack_name!r} did not run: {problem}")
             if code != 0:
                 raise AttackRunError(_failure_message(attack_name, staging, code, out_dir))
             result = read_json(staging / "result.json")
@@ -228,11 +254,85 @@ def run_attack(
         succeeded=bool(result["succeeded"]),
         message=str(result.get("message", "")),
         info=dict(result.get("info", {})),
+        isolation=status.isolation if status is not None else AUDIT_HOOK,
+        isolation_details={} if status is None else {k: v for k, v in status.to_json().items() if k != "isolation"},
     )
     if score or record:
-        _score_and_record(report, challenge_dir, out_dir, record, leaderboard_root, entry_name, command_line)
+        _score_and_record(
+            report, challenge_dir, out_dir, record, leaderboard_root, entry_name, command_line, entry_stem
+        )
     write_json_atomic(out_dir / "run.json", asdict(report))
     return report
+
+
+def _sandbox_plan(
+    config: Any, challenge_dir: Path, scratch: Path, writable: list[Path], argv: list[str], namespaces: bool = True
+) -> sandbox.SandboxPlan:
+    """What the attack may read and write: never anything inside ``challenge_dir``."""
+    from instahide_bench.core.data.patches import cache_root
+
+    caches = [cache_root().expanduser(), Path(os.environ.get("NUMBA_CACHE_DIR") or cache_root() / "numba")]
+    write = [scratch, *writable, *caches]
+    for path in write:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        resolved = Path(path).resolve()
+        if _is_inside(resolved, challenge_dir):
+            raise InstaHideBenchError(f"{path} lies inside the challenge directory {challenge_dir}; choose another")
+        if _is_inside(challenge_dir, resolved):
+            raise InstaHideBenchError(
+                f"the challenge directory {challenge_dir} lies inside {path}, which the attack may write; move it"
+            )
+    data = _data_source_paths(config, challenge_dir)
+    read = sandbox.grants_avoiding([*sandbox.SYSTEM_READ, *sandbox.python_read_paths(), *data], challenge_dir)
+    ports = sorted(set(sandbox.iter_ports(config_to_dict(config).values())))
+    # Listing a directory that holds the challenge would show where it is: such an entry lends its modules only.
+    listed = [d for d in sandbox.python_listed_dirs() if not _is_inside(challenge_dir, Path(d))]
+    return sandbox.SandboxPlan(
+        read=read,
+        listed=[d for d in listed if not _is_inside(Path(d), challenge_dir)],
+        write=[str(Path(p).resolve()) for p in write],
+        argv=argv,
+        private_network=not ports,  # a remote scheduler needs the real network, filtered by port
+        connect_ports=ports,
+        namespaces=namespaces,
+    )
+
+
+def _is_inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _data_source_paths(config: Any, challenge_dir: Path) -> list[str]:
+    """The paths named by the config's data sources (refusing any inside the challenge)."""
+    import dataclasses
+
+    paths = []
+    for item in dataclasses.fields(config):
+        value = getattr(config, item.name)
+        if not item.metadata.get("data_source") or not isinstance(value, str):
+            continue
+        _, sep, rest = value.partition(":")
+        path = rest.partition("?")[0] if sep else ""
+        if not path:
+            continue
+        if _is_inside(Path(path).resolve(), challenge_dir):
+            raise InstaHideBenchError(
+                f"the attack's {item.name} ({value}) lies inside the challenge directory {challenge_dir}; "
+                "attacks may not read it"
+            )
+        paths.append(path)
+    return paths
+
+
+def _streams(challenge_dir: Path) -> dict[str, Any]:
+    """Standard output/error for the child: ours, unless one is a file inside the challenge (its name would leak)."""
+    streams: dict[str, Any] = {}
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith(os.sep) and _is_inside(Path(target), challenge_dir):
+                streams[name] = subprocess.DEVNULL
+    return streams
 
 
 def _failure_message(attack: str, staging: Path, code: int, out_dir: Path) -> str:
@@ -258,6 +358,7 @@ def _score_and_record(
     leaderboard_root: str | os.PathLike[str] | None,
     entry_name: str | None,
     command_line: str | None,
+    entry_stem: str | None = None,
 ) -> None:
     from instahide_bench.benchmark.recording import record_run
 
@@ -269,4 +370,5 @@ def _score_and_record(
         leaderboard_root=leaderboard_root,
         entry_name=entry_name,
         command_line=command_line or shlex.join(sys.argv),
+        entry_stem=entry_stem,
     )

@@ -7,11 +7,18 @@ entry-point group ``instahide_bench.encoders``.
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from instahide_bench.core.challenge import EncodedChallenge
 from instahide_bench.core.data.base import ImageSet
+from instahide_bench.core.errors import ConfigError
+from instahide_bench.core.pixels import PixelSpace, get_pixel_space
 from instahide_bench.core.plugin import Plugin
 from instahide_bench.core.registry import Registry
+
+if TYPE_CHECKING:
+    from instahide_bench.core.training.batches import TrainingBatch
 
 
 class Encoder(Plugin):
@@ -70,6 +77,45 @@ class Encoder(Plugin):
         EncodedChallenge
             Encryptions, labels, public parameters and the key, not yet written to disk.
         """
+
+    # ------------------------------------------------------------ training on the encodings
+    # Optional: an encoder that implements training_epoch can be scored for utility
+    # (``instahide-bench utility``); the others refuse with a clear message.
+
+    def training_pixels(self) -> PixelSpace:
+        """The pixel space training inputs live in (clean test images are mapped to it too)."""
+        return get_pixel_space(str(getattr(self.config, "pixels", "[-1,1]")))
+
+    def training_public(self, n: int) -> int:
+        """How many public images :meth:`training_epoch` needs for ``n`` private images (0 inside-dataset)."""
+        return 0
+
+    def training_epoch(
+        self, private: ImageSet, public: ImageSet | None = None, *, seed: int | None = None, batch_size: int = 128
+    ) -> Iterator[TrainingBatch]:
+        """One epoch of encodings of ``private`` (each image once, fresh keys) with soft labels, in batches.
+
+        This is how a model is trained on the encoder's output, as InstaHide is used: the
+        training loop augments the private images, asks for one epoch, trains on it, and asks
+        again for the next epoch with another ``seed``.
+
+        Parameters
+        ----------
+        private : ImageSet
+            The (augmented) private training images; any number of them.
+        public : ImageSet, optional
+            At least :meth:`training_public` images (cross-dataset schemes only).
+        seed : int, optional
+            Seeds an encoder with seeded randomness (a resumed run then repeats the epoch);
+            an encoder whose randomness has no seed ignores it.
+        batch_size : int
+            Rows per yielded batch.
+
+        Yields
+        ------
+        TrainingBatch
+        """
+        raise ConfigError(f"encoder {self.name!r} cannot encode for training (it has no training_epoch)")
 
 
 ENCODERS: Registry[type[Encoder]] = Registry("encoder", "instahide_bench.encoders")

@@ -107,12 +107,17 @@ def command_line(argv: Sequence[str] | None = None, program: str = "instahide-be
 
 @dataclass(frozen=True)
 class Provenance:
-    """Hardware, versions, date and command of one measurement."""
+    """Hardware, versions, date and command of one measurement, and how its attack was isolated.
+
+    ``isolation`` is what kept the attack from the key (``landlock ABI N`` or ``audit-hook``),
+    empty where no attack ran here; a result from a weaker sandbox deserves less trust.
+    """
 
     hardware: HardwareInfo
     versions: dict[str, str] = field(default_factory=dict)
     date: str = ""
     command: str = ""
+    isolation: str = ""
 
 
 def scoring_versions() -> dict[str, str]:

@@ -6,10 +6,19 @@ the mask is off); the named presets in :mod:`.presets` are configurations of it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from instahide_bench.core.challenge import EncodedChallenge
 from instahide_bench.core.data.base import ImageSet
 from instahide_bench.core.encoder import ENCODERS, Encoder
-from instahide_bench.core.instahide import InstaHideConfig, encode, required_public
+from instahide_bench.core.instahide import (
+    InstaHideConfig,
+    encode,
+    encode_epoch_batches,
+    required_public,
+    training_config,
+)
+from instahide_bench.core.training.batches import TrainingBatch
 
 
 @ENCODERS.register("instahide")
@@ -30,6 +39,22 @@ class InstaHideEncoder(Encoder):
         The draw order is documented in :mod:`instahide_bench.core.instahide.scheme`.
         """
         return encode(self.config, private, public, seed=seed, encoder=self.name, encoder_version=self.version)
+
+    def training_public(self, n: int) -> int:
+        return required_public(training_config(self.config, n))
+
+    def training_epoch(
+        self, private: ImageSet, public: ImageSet | None = None, *, seed: int | None = None, batch_size: int = 128
+    ) -> Iterator[TrainingBatch]:
+        """One epoch (T = 1) of the scheme over every private image; the config's n and T are ignored.
+
+        The mixing is :func:`instahide_bench.core.instahide.scheme.encode_epoch_batches`, the
+        same :func:`~instahide_bench.core.instahide.scheme.mix` that writes challenges.
+        """
+        for inputs, targets, primary in encode_epoch_batches(
+            self.config, private, public, seed=seed, batch_size=batch_size
+        ):
+            yield TrainingBatch(inputs, targets, primary)
 
 
 __all__ = ["InstaHideConfig", "InstaHideEncoder"]

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 
 from instahide_bench.attacks import ATTACKS
+from instahide_bench.benchmark.isolation import AUDIT_HOOK, IsolationMode
+from instahide_bench.benchmark.landlock import abi_version
 from instahide_bench.benchmark.runner import AttackRunError, RunOptions, run_attack
 from instahide_bench.core.errors import ResourceLimitError
 
@@ -185,9 +187,19 @@ def test_entry_point_attack_is_discovered_and_runs(with_plugin: Path, tiny_chall
     assert run["attack"] == "throwaway-echo" and run["config"] == {"scale": 2.0}
 
 
-def test_attack_cannot_read_the_key_by_any_path(with_plugin: Path, tiny_challenge_dir: Path, tmp_path: Path) -> None:
-    report = run_attack("throwaway-peek", tiny_challenge_dir, tmp_path / "out")
+@pytest.mark.parametrize("isolation", ["audit-hook", "landlock"])
+def test_attack_cannot_read_the_key_by_any_path(
+    isolation: IsolationMode, with_plugin: Path, tiny_challenge_dir: Path, tmp_path: Path
+) -> None:
+    if isolation == "landlock" and not abi_version():
+        pytest.skip("this kernel has no Landlock")
+    report = run_attack("throwaway-peek", tiny_challenge_dir, tmp_path / "out", options=RunOptions(isolation=isolation))
+    assert report.isolation == (AUDIT_HOOK if isolation == AUDIT_HOOK else f"landlock ABI {abi_version()}")
     attempts = report.info["attempts"]
+    if isolation == "landlock":  # the sandboxed child is not even told where the key is
+        assert attempts["leaked any path"] == "nothing"
+        assert not report.info["read_by_search"]
+        return
     assert attempts["leaked any path"] == "some", "the test should exercise a known key path"
     assert len(attempts) >= 8
     read = {what: outcome for what, outcome in attempts.items() if outcome == "READ"}

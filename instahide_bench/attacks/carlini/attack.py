@@ -4,8 +4,8 @@ Stages (one module each, outputs cached under the run's workdir so ``--resume`` 
 after the last finished one):
 
 1. :mod:`.magnitude`   sign removal, ``|e|``;
-2. :mod:`.simulate` + :mod:`.similarity`   InstaHide simulated on auxiliary images (never the
-   key), an embedding learned there, blockwise class-masked neighbour graph, pair AUC;
+2. :mod:`instahide_bench.attacks.common.simulate` + :mod:`.similarity`   InstaHide simulated on
+   auxiliary images (never the key), an embedding learned there, blockwise class-masked neighbour graph, pair AUC;
 3. :mod:`.clustering`  per label class, spectral clustering of the networkx graph;
 4. :mod:`.assignment`  two images per row, label classes and coefficients respected;
 5. :mod:`.reconstruct` the images from ``|e|``; 4 and 5 then alternate (re-score every slot
@@ -27,15 +27,15 @@ from typing import Any, Literal
 import numpy as np
 
 from instahide_bench.attacks.carlini.assignment import confidence, decryption_slots, reassign, score_slots
-from instahide_bench.attacks.carlini.cache import cached, fingerprint
 from instahide_bench.attacks.carlini.clustering import cluster_all
 from instahide_bench.attacks.carlini.colour import ColourCorrection, fit_colour
 from instahide_bench.attacks.carlini.magnitude import magnitude, zca_kernel
 from instahide_bench.attacks.carlini.reconstruct import Reconstruction, ReconstructSettings, reconstruct
 from instahide_bench.attacks.carlini.similarity import NeighbourGraph, neighbour_graph, pair_auc, train_embedding
-from instahide_bench.attacks.carlini.simulate import Simulation, simulate, simulate_from_sources, simulation_config
 from instahide_bench.attacks.carlini.slots import Slots, slots_from_labels, true_slot_images
+from instahide_bench.attacks.common.cache import cached, fingerprint
 from instahide_bench.attacks.common.labels import LabelStructure, estimate_class_sizes, parse_labels
+from instahide_bench.attacks.common.simulate import Simulation, simulate, simulate_from_sources, simulation_config
 from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult
 from instahide_bench.core.challenge import PublicChallenge
 from instahide_bench.core.config import param

@@ -4,7 +4,7 @@ The reconstruction is a least-squares fit under a noise model, so it errs in way
 the same for every image: contrast shrunk towards the mean where rows disagree, colours
 desaturated where one channel's sign evidence is weaker, isolated pixels left on the wrong
 sign, grain from the public images. The attacker can measure those errors: it reconstructs a
-simulated challenge whose truth it knows (:mod:`.simulate`) and learns the map back.
+simulated challenge whose truth it knows (:mod:`instahide_bench.attacks.common.simulate`) and learns the map back.
 
 Carlini et al. used a per-pixel 3 -> 10 -> 3 network. Here the map is a small residual CNN
 (3x3 convolutions, ``x + f(x)``, starting as the identity), trained on the benchmark's own

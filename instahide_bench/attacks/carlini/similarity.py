@@ -1,7 +1,8 @@
 """Stage 2, pairwise similarity: a learned embedding, then O(E^2) dot products in bounded blocks.
 
 Each row is embedded once (O(E) work): its ``|e|`` goes through the Laplacian high-pass of
-:mod:`.magnitude`, then a linear projection learned on simulated InstaHide (:mod:`.simulate`).
+:mod:`.magnitude`, then a linear projection learned on simulated InstaHide
+(:mod:`instahide_bench.attacks.common.simulate`).
 The projection is the closed-form canonical-correlation solution: the directions along which
 two encryptions of the same private image agree most, relative to how much all encryptions
 vary (a generalised eigenproblem ``C_pos w = rho C_all w``). It needs no gradient descent, so it
@@ -24,8 +25,8 @@ import scipy.linalg
 import torch
 
 from instahide_bench.attacks.carlini.magnitude import laplacian_highpass, magnitude, normalise_rows
-from instahide_bench.attacks.carlini.simulate import Simulation
 from instahide_bench.attacks.common.labels import PRESENT_THRESHOLD
+from instahide_bench.attacks.common.simulate import Simulation
 
 logger = logging.getLogger(__name__)
 

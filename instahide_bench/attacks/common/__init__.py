@@ -2,7 +2,9 @@
 
 :mod:`.labels` (label rows -> class and weight structure), :mod:`.signs` (undo or estimate the
 sign mask), :mod:`.demix` (least-squares demixing of known rows), :mod:`.sign_sync`
-(per-image sign synchronisation), :mod:`.rescale` (|e| stretched to the pixel box).
+(per-image sign synchronisation), :mod:`.rescale` (|e| stretched to the pixel box),
+:mod:`.simulate` (InstaHide run by the attacker on auxiliary images with a challenge's public
+parameters), :mod:`.cache` (stage outputs on disk for ``--resume``).
 Attacks import these modules directly; third-party plugins get the stable helpers through
 :mod:`instahide_bench.api`.
 """

@@ -53,6 +53,13 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         metavar="MIB",
         help="stop the attack when its processes hold more resident memory than this",
     )
+    run.add_argument(
+        "--isolation",
+        choices=("auto", "landlock", "audit-hook"),
+        default="auto",
+        help="keep the attack from the key with Landlock (auto: where the kernel has it, else the audit hook "
+        "with a warning), require Landlock, or use only the audit hook (see docs/isolation.md)",
+    )
     run.add_argument("--json", action="store_true", help="print the run report as JSON")
     run.set_defaults(func=run_attack_command)
 
@@ -97,6 +104,7 @@ def run_attack_command(args: argparse.Namespace) -> int:
         device=args.device,
         seed=args.seed,
         resume=args.resume,
+        isolation=args.isolation,
     )
     report = run_attack(
         args.name,
@@ -116,7 +124,8 @@ def run_attack_command(args: argparse.Namespace) -> int:
     status = "succeeded" if report.succeeded else "did not succeed"
     print(
         f"{report.attack} {status} in {report.runtime_seconds:.1f}s "
-        f"(peak memory {report.peak_memory_bytes / 2**20:.0f} MiB, device {report.device})"
+        f"(peak memory {report.peak_memory_bytes / 2**20:.0f} MiB, device {report.device}, "
+        f"isolation {report.isolation})"
     )
     if report.message:
         print(f"  {report.message}")

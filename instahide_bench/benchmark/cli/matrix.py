@@ -59,7 +59,25 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     matrix.add_argument("--data-seed", type=int, default=0, help="which images the sources pick")
     matrix.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="per-cell wall-clock limit")
     matrix.add_argument("--memory-limit", type=float, default=None, metavar="MIB", help="per-cell memory limit")
+    matrix.add_argument(
+        "--utility",
+        action="store_true",
+        help="also train a model on each encoder's encodings: a utility column and a privacy-utility figure",
+    )
+    matrix.add_argument(
+        "--set-utility",
+        dest="utility_set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="utility setting (implies --utility): private, test, rows, test_rows, epochs, model, encoders=A,B",
+    )
     matrix.add_argument("--out", required=True, help="output directory")
+    matrix.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse the challenges and successful cells an interrupted run of the same matrix finished in --out",
+    )
     _add_runtime_options(matrix)
     matrix.set_defaults(func=run_matrix_command)
 
@@ -139,9 +157,23 @@ def run_matrix_command(args: argparse.Namespace) -> int:
     )
     started = time.perf_counter()
     out = Path(args.out)
-    result = run_matrix(spec, out, scheduler=args.scheduler, workers=args.workers)
+    result = run_matrix(spec, out, scheduler=args.scheduler, workers=args.workers, resume=args.resume)
+    if args.utility or args.utility_set:
+        from instahide_bench.benchmark.matrix.utility import run_matrix_utility, utility_spec_from_dict
+
+        utility = utility_spec_from_dict({"utility": _typed(parse_assignments(args.utility_set))}, "--set-utility")
+        assert utility is not None
+        run_matrix_utility(spec, utility, out, resume=args.resume)
     _finish(result, out, started)
     return 0
+
+
+def _typed(values: dict[str, str]) -> dict[str, object]:
+    """``--set-utility`` values as the [utility] table would hold them (numbers, lists of labels)."""
+    typed: dict[str, object] = {}
+    for key, value in values.items():
+        typed[key] = [v for v in value.split(",") if v] if key == "encoders" else value
+    return typed
 
 
 def run_regress_command(args: argparse.Namespace) -> int:
@@ -150,18 +182,30 @@ def run_regress_command(args: argparse.Namespace) -> int:
     from instahide_bench.benchmark.matrix.regress import evaluate, format_table, has_regressions, thresholds_from_dict
     from instahide_bench.benchmark.matrix.run import MatrixResult, run_matrix
     from instahide_bench.benchmark.matrix.spec import spec_from_dict
+    from instahide_bench.benchmark.matrix.utility import (
+        UTILITY_FILE,
+        load_matrix_utility,
+        run_matrix_utility,
+        utility_spec_from_dict,
+    )
     from instahide_bench.core.io import read_toml
 
     document = read_toml(args.thresholds)
     thresholds = thresholds_from_dict(document, args.thresholds)
+    utility_spec = utility_spec_from_dict(document, args.thresholds)
+    utility_rows = None
     if args.results:
         result = MatrixResult.load(args.results)
+        beside = Path(args.results).parent / UTILITY_FILE
+        utility_rows = load_matrix_utility(beside) if beside.is_file() else None
     else:
         spec = spec_from_dict(document, Path(args.thresholds))
         out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="instahide-regress-"))
         result = run_matrix(spec, out, scheduler=args.scheduler, workers=args.workers)
+        if utility_spec is not None:
+            utility_rows = run_matrix_utility(spec, utility_spec, out)
         print(f"matrix results: {(out / 'matrix.json').resolve()}; report: {_render(result, out).resolve()}")
-    verdicts = evaluate(result, thresholds)
+    verdicts = evaluate(result, thresholds, utility_rows)
     print(format_table(verdicts))
     return 1 if has_regressions(verdicts) else 0
 

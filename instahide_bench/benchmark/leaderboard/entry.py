@@ -7,6 +7,7 @@ challenge's own leaderboard). Entries are stored as JSON, one file each (see :mo
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -89,7 +90,9 @@ class LeaderboardEntry:
     """A leaderboard row. ``hardware`` is a :class:`HardwareInfo`, or free text for reported results.
 
     ``grid`` names the PNG (beside the entry's JSON file) of private images next to their best
-    recoveries; ``extras`` holds attack-specific numbers (e.g. cluster purity).
+    recoveries; ``extras`` holds attack-specific numbers (e.g. cluster purity); ``isolation``
+    records how the attack was kept from the key (``landlock ABI N`` or ``audit-hook``; absent
+    in entries older than that record and in reported ones).
     """
 
     name: str
@@ -107,6 +110,7 @@ class LeaderboardEntry:
     notes: str = ""
     extras: dict[str, Any] = field(default_factory=dict)
     grid: str | None = None
+    isolation: str | None = None
     format_version: int = ENTRY_FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -138,6 +142,7 @@ class LeaderboardEntry:
             "notes": self.notes,
             "extras": self.extras,
             "grid": self.grid,
+            **({"isolation": self.isolation} if self.isolation is not None else {}),
         }
 
     @classmethod
@@ -153,7 +158,7 @@ class LeaderboardEntry:
             )
         try:
             hardware = obj.get("hardware", "unknown")
-            return cls(
+            entry = cls(
                 name=str(obj["name"]),
                 status=obj["status"],
                 attack=AttackInfo.from_json(obj["attack"]),
@@ -169,11 +174,29 @@ class LeaderboardEntry:
                 notes=str(obj.get("notes", "")),
                 extras=dict(obj.get("extras") or {}),
                 grid=_optional(obj.get("grid"), str),
+                isolation=_optional(obj.get("isolation"), str),
             )
         except KeyError as exc:
             raise InputFileError(path, f"leaderboard entry lacks the field {exc.args[0]!r}") from None
         except (TypeError, ValueError, AttributeError) as exc:
             raise InputFileError(path, f"malformed leaderboard entry ({exc})") from None
+        problem = _implausible(entry)
+        if problem:
+            raise InputFileError(path, f"implausible leaderboard entry: {problem}")
+        return entry
+
+
+def _implausible(entry: LeaderboardEntry) -> str | None:
+    """Why a (hand-edited) entry would break the tables: a metric that is not a finite number, a grid
+    that is not a file beside the entry; or None."""
+    scores = entry.scores
+    for name in ("max_ssim", "mean_ssim", "min_l2", "mean_l2"):
+        value = getattr(scores, name)
+        if not math.isfinite(value):
+            return f"metric {name} is {value}"
+    if entry.grid is not None and (not entry.grid or os.path.basename(entry.grid) != entry.grid):
+        return f"grid {entry.grid!r} is not a file name beside the entry"
+    return None
 
 
 def _optional(value: Any, kind: type) -> Any:
@@ -210,6 +233,7 @@ def measured_entry(
         command=provenance.command,
         notes=notes,
         extras=dict(extras or {}),
+        isolation=provenance.isolation or None,
     )
 
 

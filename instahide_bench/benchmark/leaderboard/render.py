@@ -272,11 +272,16 @@ def render_html(groups: dict[str, list[Row]], root: Path) -> str:
 
 
 def render_leaderboard(root: str | os.PathLike[str]) -> list[Path]:
-    """Render README.md, leaderboard.csv and index.html under ``root``; return their paths."""
+    """Render README.md, leaderboard.csv and index.html under ``root``; return their paths.
+
+    Entries that cannot be read are logged (naming the file) and left out of the tables.
+    """
+    from instahide_bench.benchmark.leaderboard.utility import utility_markdown
+
     root = Path(root)
-    groups = ranked_groups(load_entries(root))
+    groups = ranked_groups(load_entries(root, skip_invalid=True))
     outputs = {
-        root / README_FILE: render_markdown(groups),
+        root / README_FILE: render_markdown(groups) + utility_markdown(root),
         root / CSV_FILE: render_csv(groups, root),
         root / HTML_FILE: render_html(groups, root),
     }

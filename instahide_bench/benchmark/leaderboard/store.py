@@ -87,15 +87,28 @@ def load_entry(path: str | os.PathLike[str]) -> StoredEntry:
     return StoredEntry(LeaderboardEntry.from_json(read_json(path), path), path)
 
 
-def load_entries(root: str | os.PathLike[str] = DEFAULT_ROOT) -> list[StoredEntry]:
-    """Every entry under ``root`` in a fixed order (by path); temporary files are skipped."""
+def load_entries(root: str | os.PathLike[str] = DEFAULT_ROOT, *, skip_invalid: bool = False) -> list[StoredEntry]:
+    """Every entry under ``root`` in a fixed order (by path); temporary files are skipped.
+
+    A corrupt or hand-edited entry raises :class:`InputFileError` naming its file, or, with
+    ``skip_invalid``, is logged as an error and left out: one bad file must not take the
+    whole leaderboard down.
+    """
     entries_root = Path(root) / ENTRIES_DIR
     if not Path(root).is_dir():
         raise InputFileError(root, "leaderboard directory not found")
     if not entries_root.is_dir():
         return []
     paths = sorted(p for p in entries_root.glob("*/*.json") if not p.name.startswith("."))
-    return [load_entry(path) for path in paths]
+    entries = []
+    for path in paths:
+        try:
+            entries.append(load_entry(path))
+        except InputFileError as exc:
+            if not skip_invalid:
+                raise
+            logger.error("skipping leaderboard entry %s", exc)
+    return entries
 
 
 __all__ = [

@@ -20,6 +20,7 @@ from typing import Any
 
 from instahide_bench.benchmark.matrix.run import CellResult, MatrixResult
 from instahide_bench.benchmark.matrix.spec import base_label
+from instahide_bench.benchmark.matrix.utility import UTILITY_FILE, UtilityRow, load_matrix_utility
 from instahide_bench.benchmark.views import render
 from instahide_bench.core.io import write_bytes_atomic, write_text_atomic
 
@@ -62,35 +63,93 @@ def curves(result: MatrixResult, param: str) -> dict[str, list[tuple[float, floa
     }
 
 
-def draw_curves(result: MatrixResult, param: str, path: Path) -> Path | None:
-    """A PNG of Max_SSIM against ``param`` (None when the matrix does not vary it).
+def utility_curves(result: MatrixResult, utility: list[UtilityRow], param: str) -> dict[str, list[tuple[float, float]]]:
+    """Test accuracy against ``param`` for each swept encoder family with 2+ trained points."""
+    groups: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for row in utility:
+        challenge = result.challenge(row.encoder)
+        if row.accuracy is None or challenge is None or param not in challenge.params:
+            continue
+        groups[f"accuracy of {base_label(row.encoder)}"].append((float(challenge.params[param]), row.accuracy))
+    return {name: sorted(points) for name, points in sorted(groups.items()) if len({x for x, _ in points}) >= 2}
 
-    Drawn on a :class:`~matplotlib.figure.Figure` with its own Agg canvas: no pyplot, so neither
-    the process's backend nor pyplot's list of open figures is touched.
-    """
-    lines = curves(result, param)
-    if not lines:
-        return None
+
+def _new_figure() -> Any:
+    """A :class:`~matplotlib.figure.Figure` with its own Agg canvas: no pyplot, so neither the
+    process's backend nor pyplot's list of open figures is touched."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(6.4, 4.0), dpi=100)
     FigureCanvasAgg(figure)
-    axes = figure.subplots()
-    for label, points in lines.items():
-        xs, ys = zip(*points)
-        axes.plot(xs, ys, marker="o", label=label)
-    axes.set_xlabel(param)
-    axes.set_ylabel("Max_SSIM")
-    axes.set_ylim(-0.05, 1.05)
-    axes.grid(True, alpha=0.3)
-    axes.set_title(f"Max_SSIM against {param}")
-    axes.legend(fontsize=8)
+    return figure
+
+
+def _save_png(figure: Any, path: Path) -> Path:
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
     write_bytes_atomic(path, buffer.getvalue())
     return path
+
+
+def draw_curves(result: MatrixResult, param: str, path: Path, utility: list[UtilityRow] | None = None) -> Path | None:
+    """A PNG of Max_SSIM (and, with ``utility``, test accuracy) against ``param``; None when nothing varies it."""
+    lines = curves(result, param)
+    accuracy_lines = utility_curves(result, utility or [], param)
+    if not lines and not accuracy_lines:
+        return None
+    figure = _new_figure()
+    axes = figure.subplots()
+    for label, points in lines.items():
+        xs, ys = zip(*points)
+        axes.plot(xs, ys, marker="o", label=label)
+    for label, points in accuracy_lines.items():
+        xs, ys = zip(*points)
+        axes.plot(xs, ys, marker="s", linestyle="--", color="black", label=label)
+    axes.set_xlabel(param)
+    axes.set_ylabel("Max_SSIM" + (" / test accuracy" if accuracy_lines else ""))
+    axes.set_ylim(-0.05, 1.05)
+    axes.grid(True, alpha=0.3)
+    axes.set_title(f"Max_SSIM{' and accuracy' if accuracy_lines else ''} against {param}")
+    axes.legend(fontsize=8)
+    return _save_png(figure, path)
+
+
+def privacy_utility_points(result: MatrixResult, utility: list[UtilityRow]) -> list[tuple[str, float, float]]:
+    """(encoder, best attack's Max_SSIM on it, test accuracy) for every encoder with both."""
+    points = []
+    for row in utility:
+        scores = [c.max_ssim for c in result.cells if c.encoder == row.encoder and c.max_ssim is not None]
+        if row.accuracy is not None and scores:
+            points.append((row.encoder, max(scores), row.accuracy))
+    return points
+
+
+def draw_privacy_utility(result: MatrixResult, utility: list[UtilityRow], path: Path) -> Path | None:
+    """A PNG: x the best attack's Max_SSIM on each encoder, y its test accuracy; vanilla as a reference line.
+
+    Down and left is private but useless, up and right useful but broken; a good encoder sits up and left.
+    """
+    points = privacy_utility_points(result, utility)
+    if not points:
+        return None
+    figure = _new_figure()
+    axes = figure.subplots()
+    for label, x, y in points:
+        axes.scatter([x], [y], s=36)
+        axes.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    vanilla = next((row.accuracy for row in utility if row.encoder == "vanilla" and row.accuracy is not None), None)
+    if vanilla is not None:
+        axes.axhline(vanilla, color="grey", linestyle="--", linewidth=1, label=f"vanilla (no encoding) {vanilla:.3f}")
+        axes.legend(fontsize=8, loc="lower right")
+    axes.set_xlabel("best attack's Max_SSIM (privacy lost)")
+    axes.set_ylabel("test accuracy (utility)")
+    axes.set_xlim(-0.05, 1.05)
+    axes.set_ylim(-0.05, 1.05)
+    axes.grid(True, alpha=0.3)
+    axes.set_title("Privacy against utility")
+    return _save_png(figure, path)
 
 
 @dataclass(frozen=True)
@@ -115,12 +174,14 @@ class RowView:
     encoder: str
     about: str
     cells: list[CellView | None]
+    utility: str = ""
 
 
 @dataclass(frozen=True)
 class FigureView:
     src: str
     param: str
+    caption: str = ""
 
 
 @dataclass(frozen=True)
@@ -154,9 +215,26 @@ def _params_text(params: dict[str, Any]) -> str:
     return ", ".join(f"{k}={params[k]}" for k in keys if k in params and params[k] is not None)
 
 
-def render_report(result: MatrixResult, out_dir: str | os.PathLike[str]) -> Path:
-    """Write ``report.html`` (and its curve PNGs) into ``out_dir``; return the page's path."""
+def _utility_text(row: UtilityRow | None) -> str:
+    if row is None:
+        return "—"
+    if row.status != "ok" or row.accuracy is None:
+        return f"failed: {row.message}"
+    return f"{row.accuracy:.4f} ({row.epochs} epochs)"
+
+
+def render_report(
+    result: MatrixResult, out_dir: str | os.PathLike[str], utility: list[UtilityRow] | None = None
+) -> Path:
+    """Write ``report.html`` (and its PNGs) into ``out_dir``; return the page's path.
+
+    ``utility`` (default: ``OUT/utility.json`` when present) adds the utility column, the
+    accuracy curves and the privacy-utility figure.
+    """
     out = Path(out_dir)
+    if utility is None and (out / UTILITY_FILE).is_file():
+        utility = load_matrix_utility(out / UTILITY_FILE)
+    by_encoder = {row.encoder: row for row in utility or []}
     encoders = [c.encoder for c in result.challenges]
     attacks = list(dict.fromkeys(c.attack for c in result.cells))
     rows = [
@@ -164,15 +242,21 @@ def render_report(result: MatrixResult, out_dir: str | os.PathLike[str]) -> Path
             encoder=challenge.encoder,
             about=_params_text(challenge.params) if challenge.status == "ok" else challenge.message,
             cells=[_cell_view(result.cell(challenge.encoder, attack)) for attack in attacks],
+            utility=_utility_text(by_encoder.get(challenge.encoder)),
         )
         for challenge in result.challenges
     ]
 
     figures = []
     for param in CURVE_PARAMS:
-        png = draw_curves(result, param, out / FIGURES_DIR / f"max_ssim_vs_{param}.png")
+        png = draw_curves(result, param, out / FIGURES_DIR / f"max_ssim_vs_{param}.png", utility)
         if png is not None:
             figures.append(FigureView(os.path.relpath(png, out), param))
+    if utility:
+        png = draw_privacy_utility(result, utility, out / FIGURES_DIR / "privacy_utility.png")
+        if png is not None:
+            caption = "Privacy against utility: best attack's Max_SSIM (x) and test accuracy (y) per encoder"
+            figures.append(FigureView(os.path.relpath(png, out), "privacy-utility", caption))
 
     grids = []
     for encoder in encoders:
@@ -193,6 +277,8 @@ def render_report(result: MatrixResult, out_dir: str | os.PathLike[str]) -> Path
         gpu=str(hardware.get("gpu")) if hardware.get("gpu") else "",
         attacks=attacks,
         rows=rows,
+        has_utility=bool(utility),
+        vanilla=_utility_text(by_encoder["vanilla"]) if "vanilla" in by_encoder else "",
         figures=figures,
         grids=grids,
     )

@@ -5,12 +5,21 @@ then runs the attack through the isolated runner, scores it and records a leader
 A cell that fails (crash, limit, bad config, failed generation) is kept with its message:
 a matrix never drops a cell. Results go to ``OUT/matrix.json``; challenges, attack outputs
 and the leaderboard live under ``OUT/challenges``, ``OUT/cells`` and ``OUT/leaderboard``.
+
+Resuming: every finished challenge and cell leaves a record (``OUT/challenges/LABEL.done.json``,
+``OUT/cells/CELL/cell.json``), written atomically as its task's last step. A run with
+``resume=True`` (``matrix --resume``) after a crash or a SIGKILL reuses each successful record
+whose inputs match, reruns the rest, and first removes what a killed run leaves behind (hidden
+temporary files and staging directories: never a half-written result, since every file is
+renamed into place). A cell's leaderboard entry has a fixed file name, so a cell rerun after a
+kill between recording and its record replaces its entry instead of adding a second one.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 import traceback
 from collections.abc import Iterator
@@ -32,6 +41,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 RESULT_FILE = "matrix.json"
+CELL_RECORD = "cell.json"
 Status = Literal["ok", "failed"]
 
 
@@ -66,6 +76,8 @@ class CellResult:
     entry_path: str | None = None
     grid_path: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    isolation: str | None = None
+    reused: bool = False
 
     @property
     def max_ssim(self) -> float | None:
@@ -114,12 +126,60 @@ def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)
 
 
-def generate_task(variant: EncoderVariant, spec: MatrixSpec, out_dir: str) -> ChallengeResult:
-    """Dask task: build and write one encoder variant's challenge."""
+def _fingerprint(*parts: Any) -> str:
+    """What a record must match to be reused: its task's inputs, as canonical JSON."""
+    import json
+
+    plain = [asdict(p) if hasattr(p, "__dataclass_fields__") else p for p in parts]
+    return json.dumps(plain, sort_keys=True, default=str)
+
+
+def _reusable(path: Path, fingerprint: str) -> dict[str, Any] | None:
+    """The record at ``path`` when it exists, parses, succeeded and matches ``fingerprint``."""
+    if not path.is_file():
+        return None
+    try:
+        record = read_json(path)
+    except InstaHideBenchError as exc:
+        logger.warning("not reusing %s: %s", path, exc)
+        return None
+    if not isinstance(record, dict) or record.get("fingerprint") != fingerprint:
+        return None
+    result = record.get("result")
+    return result if isinstance(result, dict) and result.get("status") == "ok" else None
+
+
+def clean_leftovers(out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Remove what a killed run leaves: hidden ``*.tmp`` files and directories, staging directories."""
+    removed = []
+    for path in sorted(Path(out_dir).rglob(".*")):
+        if path.name.endswith(".tmp") or path.name.startswith(".staging-"):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def generate_task(variant: EncoderVariant, spec: MatrixSpec, out_dir: str, resume: bool = False) -> ChallengeResult:
+    """Dask task: build and write one encoder variant's challenge (or reuse a finished one)."""
     from instahide_bench.benchmark.generate import generate
     from instahide_bench.core.challenge import load_challenge
 
     target = Path(out_dir) / "challenges" / _slug(variant.label)
+    record_path = target.with_name(target.name + ".done.json")
+    fingerprint = _fingerprint(variant, spec.private, spec.public, spec.data_seed)
+    previous = _reusable(record_path, fingerprint) if resume else None
+    if previous is not None:
+        try:
+            reused = ChallengeResult(**previous)
+            if reused.challenge_dir and load_challenge(reused.challenge_dir).meta.challenge_id == reused.challenge_id:
+                logger.info("reusing challenge %s from %s", variant.label, reused.challenge_dir)
+                return reused
+        except (TypeError, InstaHideBenchError) as exc:
+            logger.warning("not reusing challenge %s: %s", variant.label, exc)
+    record_path.unlink(missing_ok=True)
     try:
         path, _ = generate(
             variant.preset,
@@ -132,7 +192,7 @@ def generate_task(variant: EncoderVariant, spec: MatrixSpec, out_dir: str) -> Ch
             overwrite=True,
         )
         meta = load_challenge(path).meta
-        return ChallengeResult(
+        made = ChallengeResult(
             variant.label,
             variant.preset,
             dict(variant.overrides),
@@ -141,6 +201,8 @@ def generate_task(variant: EncoderVariant, spec: MatrixSpec, out_dir: str) -> Ch
             meta.challenge_id,
             dict(meta.params),
         )
+        write_json_atomic(record_path, {"fingerprint": fingerprint, "result": asdict(made)})
+        return made
     except Exception as exc:  # kept as a failed row, never dropped
         logger.debug("generation of %s failed:\n%s", variant.label, traceback.format_exc())
         return ChallengeResult(
@@ -153,18 +215,48 @@ def generate_task(variant: EncoderVariant, spec: MatrixSpec, out_dir: str) -> Ch
 
 
 def attack_task(
-    challenge: ChallengeResult, variant: AttackVariant, spec: MatrixSpec, out_dir: str, leaderboard_root: str
+    challenge: ChallengeResult,
+    variant: AttackVariant,
+    spec: MatrixSpec,
+    out_dir: str,
+    leaderboard_root: str,
+    resume: bool = False,
 ) -> CellResult:
-    """Dask task: run, score and record one attack on one challenge."""
-    from instahide_bench.benchmark.runner import RunOptions, run_attack
-
+    """Dask task: run, score and record one attack on one challenge (or reuse its finished record)."""
     if challenge.status != "ok" or challenge.challenge_dir is None:
         return CellResult(challenge.encoder, variant.label, variant.attack, "failed", message=challenge.message)
+    cell_dir = Path(out_dir) / "cells" / f"{_slug(challenge.encoder)}__{_slug(variant.label)}"
+    fingerprint = _fingerprint(variant, challenge.challenge_id, spec.time_limit, spec.memory_limit_mib)
+    previous = _reusable(cell_dir / CELL_RECORD, fingerprint) if resume else None
+    if previous is not None:
+        try:
+            cell = CellResult(**{**previous, "reused": True})
+            logger.info("reusing cell %s x %s from %s", challenge.encoder, variant.label, cell_dir / CELL_RECORD)
+            return cell
+        except TypeError as exc:
+            logger.warning("not reusing %s: %s", cell_dir / CELL_RECORD, exc)
+    (cell_dir / CELL_RECORD).unlink(missing_ok=True)
+    cell = _run_cell(challenge, variant, spec, cell_dir, leaderboard_root, resume)
+    write_json_atomic(cell_dir / CELL_RECORD, {"fingerprint": fingerprint, "result": asdict(cell)})
+    return cell
+
+
+def _run_cell(
+    challenge: ChallengeResult,
+    variant: AttackVariant,
+    spec: MatrixSpec,
+    cell_dir: Path,
+    leaderboard_root: str,
+    resume: bool,
+) -> CellResult:
+    from instahide_bench.benchmark.runner import RunOptions, run_attack
+
+    assert challenge.challenge_dir is not None
     options = RunOptions(
         time_limit=spec.time_limit,
         memory_limit_bytes=None if spec.memory_limit_mib is None else int(spec.memory_limit_mib * 2**20),
+        resume=resume,  # a rerun cell picks up the attack's own cached stages in its work directory
     )
-    cell_dir = Path(out_dir) / "cells" / f"{_slug(challenge.encoder)}__{_slug(variant.label)}"
     try:
         report = run_attack(
             variant.attack,
@@ -176,6 +268,7 @@ def attack_task(
             leaderboard_root=leaderboard_root,
             entry_name=f"{variant.label} on {challenge.encoder}",
             command_line=f"instahide-bench matrix (cell {challenge.encoder} x {variant.label})",
+            entry_stem=f"matrix-{cell_dir.name}-{_slug(challenge.challenge_id or '')}",
         )
     except InstaHideBenchError as exc:
         return CellResult(
@@ -214,6 +307,7 @@ def attack_task(
         entry_path=report.entry_path,
         grid_path=grid,
         info={k: v for k, v in report.info.items() if isinstance(v, (int, float, str, bool))},
+        isolation=report.isolation,
     )
 
 
@@ -245,24 +339,40 @@ def run_matrix(
     scheduler: str | None = None,
     workers: int | None = None,
     leaderboard_root: str | os.PathLike[str] | None = None,
+    resume: bool = False,
 ) -> MatrixResult:
-    """Run every cell of ``spec``; write and return the :class:`MatrixResult`."""
+    """Run every cell of ``spec``; write and return the :class:`MatrixResult`.
+
+    ``resume`` reuses the challenges and successful cells an earlier, interrupted run of the
+    same spec finished in ``out_dir`` (see the module docstring).
+    """
     spec.validate()
     from distributed import as_completed
 
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    if resume:
+        for path in clean_leftovers(out):
+            logger.info("removed %s, left by an interrupted run", path)
     board = str(Path(leaderboard_root).resolve() if leaderboard_root else out / "leaderboard")
     started = utc_now_iso()
     clock = time.perf_counter()
     with _client(scheduler, workers) as client:
         made = {
-            v.label: client.submit(generate_task, v, spec, str(out), pure=False, key=f"generate-{v.label}")
+            v.label: client.submit(generate_task, v, spec, str(out), resume, pure=False, key=f"generate-{v.label}")
             for v in spec.encoders
         }
         cells = [
             client.submit(
-                attack_task, made[e.label], a, spec, str(out), board, pure=False, key=f"attack-{e.label}-{a.label}"
+                attack_task,
+                made[e.label],
+                a,
+                spec,
+                str(out),
+                board,
+                resume,
+                pure=False,
+                key=f"attack-{e.label}-{a.label}",
             )
             for e, a in spec.cells()
         ]

@@ -24,6 +24,9 @@ class DataSource(Protocol):
     def load(self, count: int, seed: int) -> ImageSet: ...
 
 
+#: Kinds that take no path (their options follow a ``?``).
+PATHLESS_KINDS = ("embedded", "mnist5k")
+
 #: kind -> factory(path or None, role) -> DataSource; filled by the loader modules below.
 SOURCE_KINDS: dict[str, Callable[[str | None, Role], DataSource]] = {}
 
@@ -39,14 +42,21 @@ def register_source(
 
 
 def parse_source(spec: str, role: Role) -> DataSource:
-    """``embedded``, ``cifar10:PATH``, ``folder:PATH`` or ``npy:PATH`` -> a loader for ``role``."""
+    """``embedded``, ``mnist5k[?split=test]``, ``cifar10:PATH``, ``folder:PATH`` or ``npy:PATH`` -> a loader.
+
+    A kind without a path may take options directly (``mnist5k?split=test``); its factory then
+    gets ``"?split=test"`` as its path argument.
+    """
     _import_loaders()
     kind, sep, path = spec.partition(":")
+    kind, query, options = kind.partition("?")
+    if query and not sep:
+        path, sep = "?" + options, ":"
     kind = kind.strip().lower()
     if kind not in SOURCE_KINDS:
         raise ConfigError(
             f"unknown data source {spec!r}; use one of: "
-            + ", ".join(f"{k}:PATH" if k != "embedded" else k for k in SOURCE_KINDS)
+            + ", ".join(f"{k}:PATH" if k not in PATHLESS_KINDS else k for k in SOURCE_KINDS)
         )
     return SOURCE_KINDS[kind](path if sep else None, role)
 
@@ -68,4 +78,4 @@ def absolute_source(spec: str, base: str | os.PathLike[str] | None = None) -> st
 
 def _import_loaders() -> None:
     """Import the loader modules so that they register themselves (kept lazy: some are heavy)."""
-    from instahide_bench.core.data import arrays, cifar10, embedded, folder  # noqa: F401
+    from instahide_bench.core.data import arrays, cifar10, digits, embedded, folder  # noqa: F401

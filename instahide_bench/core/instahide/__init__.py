@@ -12,10 +12,12 @@ from instahide_bench.core.instahide.scheme import (
     InstaHideConfig,
     draw_order_named,
     encode,
+    encode_epoch_batches,
     mix,
     mixed_labels,
     plan_epochs,
     required_public,
+    training_config,
 )
 
 __all__ = [
@@ -29,10 +31,12 @@ __all__ = [
     "SecureRNG",
     "draw_order_named",
     "encode",
+    "encode_epoch_batches",
     "fresh_seed",
     "make_rng",
     "mix",
     "mixed_labels",
     "plan_epochs",
     "required_public",
+    "training_config",
 ]

@@ -29,6 +29,7 @@ numpy stream, and so what ``label.npy`` reveals about the seed, is the same in a
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
@@ -305,6 +306,70 @@ def required_public(cfg: InstaHideConfig) -> int:
     return cfg.pool_size if cfg.public_reuse == "epoch" else cfg.num_rows * public_slots
 
 
+def training_config(cfg: InstaHideConfig, n: int) -> InstaHideConfig:
+    """The config of ONE training epoch over ``n`` private images: T=1, and a pool of at least n.
+
+    Training re-encodes the whole private set every epoch with fresh keys (the authors'
+    ``train_inside.py`` / ``train_cross.py``), so an epoch is an encoding with T = 1; with
+    ``public_reuse=epoch`` each epoch takes n images of the pool, which must hold that many.
+    """
+    pool = max(cfg.pool_size, n) if cfg.public_reuse == "epoch" else cfg.pool_size
+    epoch_cfg = dataclasses.replace(cfg, n=n, T=1, pool_size=pool)
+    epoch_cfg.validate()
+    return epoch_cfg
+
+
+def _rows(plan: EpochPlan, rows: slice) -> EpochPlan:
+    mask = None if plan.mask is None else plan.mask[rows]
+    return EpochPlan(plan.private[rows], plan.public[rows], plan.coefficients[rows], mask)
+
+
+def encode_epoch_batches(
+    cfg: InstaHideConfig,
+    private: ImageSet,
+    public: ImageSet | None,
+    *,
+    seed: int | None,
+    batch_size: int,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """One training epoch: every private image encrypted once (slot 0), streamed in batches of rows.
+
+    The rows come in the plan's shuffled order; each batch is mixed by :func:`mix` and labelled
+    by :func:`mixed_labels` (cross-dataset: the private slots' weights only, not renormalised),
+    converting to the pixel space only the images that batch uses, so memory stays bounded
+    whatever the set's size. ``private`` may be an augmented copy (augmentation comes before
+    mixing). ``seed`` seeds a legacy-seeded RNG (one is drawn when None); a secure RNG ignores it.
+
+    Yields
+    ------
+    (encodings, soft labels, primary)
+        float32 B x 32 x 32 x 3, float32 B x C, and int64 B positions in ``private`` of each
+        row's slot-0 image.
+    """
+    cfg = training_config(cfg, len(private))
+    needed_public = required_public(cfg)
+    if needed_public and (public is None or len(public) < needed_public):
+        have = 0 if public is None else len(public)
+        raise ConfigError(f"a training epoch of {cfg.n} rows needs {needed_public} public images, got {have}")
+    if cfg.rng == "legacy-seeded" and seed is None:
+        seed = fresh_seed(cfg.seed_bits)
+    rng = make_rng(cfg.rng, seed if cfg.rng == "legacy-seeded" else None)
+    plan = next(plan_epochs(cfg, rng))
+    space = get_pixel_space(cfg.pixels)
+    num_classes = len(private.class_names)
+    for start in range(0, cfg.n, batch_size):
+        part = _rows(plan, slice(start, start + batch_size))
+        used, local = np.unique(part.private, return_inverse=True)
+        images = space.from_uint8(private.images[used])
+        pool, public_local = None, part.public
+        if part.public.size and public is not None:
+            public_used, public_inverse = np.unique(part.public, return_inverse=True)
+            pool = space.from_uint8(public.images[public_used])
+            public_local = public_inverse.reshape(part.public.shape)
+        local_plan = EpochPlan(local.reshape(part.private.shape), public_local, part.coefficients, part.mask)
+        yield mix(local_plan, images, pool), mixed_labels(part, private.labels, num_classes), part.private[:, 0]
+
+
 def encode(
     cfg: InstaHideConfig,
     private: ImageSet,
@@ -374,8 +439,10 @@ __all__ = [
     "InstaHideConfig",
     "draw_order_named",
     "encode",
+    "encode_epoch_batches",
     "mix",
     "mixed_labels",
     "plan_epochs",
     "required_public",
+    "training_config",
 ]

@@ -18,8 +18,8 @@ import torch
 from instahide_bench.attacks.carlini.attack import CarliniGraphConfig, Facts, read_facts
 from instahide_bench.attacks.carlini.reconstruct import Reconstruction
 from instahide_bench.attacks.carlini.similarity import Embedding, train_embedding
-from instahide_bench.attacks.carlini.simulate import Simulation, simulate_from_sources
 from instahide_bench.attacks.carlini.truth import true_slot_images
+from instahide_bench.attacks.common.simulate import Simulation, simulate_from_sources
 from instahide_bench.core.challenge import ChallengeKey, EncodedChallenge, write_challenge
 from tests.conftest import tiny_encoded
 

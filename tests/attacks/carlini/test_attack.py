@@ -76,7 +76,7 @@ def test_unpublished_n_needs_the_config(small_encoded: EncodedChallenge) -> None
     public = small_encoded.public_view()
     params = {name: value for name, value in public.meta.params.items() if name not in ("n", "T")}
     hidden = dataclasses.replace(public, meta=dataclasses.replace(public.meta, params=params))
-    with pytest.raises(ConfigError, match="give n for .* rows; set num_private"):
+    with pytest.raises(ConfigError, match=r"give n for .* rows; set num_private"):
         read_facts(hidden, CarliniGraphConfig())
     facts = read_facts(hidden, CarliniGraphConfig(num_private=SMALL["n"]))
     assert (facts.num_private, facts.T, facts.epoch_rows) == (SMALL["n"], SMALL["T"], SMALL["n"])

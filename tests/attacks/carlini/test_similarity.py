@@ -14,7 +14,7 @@ from instahide_bench.attacks.carlini.similarity import (
     pair_auc,
     train_embedding,
 )
-from instahide_bench.attacks.carlini.simulate import Simulation
+from instahide_bench.attacks.common.simulate import Simulation
 
 
 def test_pair_auc_on_a_held_out_simulation(simulations: list[Simulation], embedding: Embedding) -> None:

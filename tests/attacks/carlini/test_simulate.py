@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from instahide_bench.attacks.carlini.simulate import (
+from instahide_bench.attacks.common.simulate import (
     SIMULATION_POOL,
     Simulation,
     auxiliary_images,

@@ -135,3 +135,27 @@ def test_view_environment_escapes_html_only_and_rejects_undefined_names() -> Non
     assert env.from_string("{{ x }}").render(x="<a href='q'>") == "&lt;a href=&#x27;q&#x27;&gt;"
     with pytest.raises(UndefinedError):
         render("leaderboard.md.j2", title="t")  # every name the template uses must be passed
+
+
+def test_corrupt_and_hand_edited_entries_are_named_and_skipped(
+    board: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    import json
+
+    directory = next((board / "entries").iterdir())
+    good = json.loads(next(p for p in sorted(directory.glob("*.json"))).read_text())
+    (directory / "truncated.json").write_text(json.dumps(good)[:100])
+    (directory / "words.json").write_text(json.dumps({**good, "metrics": {**good["metrics"], "max_ssim": "high"}}))
+    (directory / "nan.json").write_text(json.dumps(good).replace('"max_ssim": ', '"max_ssim": NaN, "x": '))
+    (directory / "escape.json").write_text(json.dumps({**good, "grid": "/etc/passwd"}))
+    (directory / "array.json").write_text("[1, 2]")
+    with caplog.at_level("ERROR", logger="instahide_bench.benchmark.leaderboard.store"):
+        assert main(["leaderboard", "render", "--root", str(board)]) == 0
+    skipped = {
+        Path(r.getMessage().split(": ")[0].removeprefix("skipping leaderboard entry ")).name for r in caplog.records
+    }
+    assert skipped == {"truncated.json", "words.json", "nan.json", "escape.json", "array.json"}
+    assert any("not valid JSON" in r.getMessage() for r in caplog.records)
+    table = pd.read_csv(io.StringIO((board / "leaderboard.csv").read_text()))
+    assert len(table) == 5  # the good entries, all of them
+    assert "wrote" in capsys.readouterr().out

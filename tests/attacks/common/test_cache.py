@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from instahide_bench.attacks import AttackContext
-from instahide_bench.attacks.carlini import cache as cache_module
-from instahide_bench.attacks.carlini.cache import cached, fingerprint
+from instahide_bench.attacks.common import cache as cache_module
+from instahide_bench.attacks.common.cache import cached, fingerprint
 
 
 class Stage:

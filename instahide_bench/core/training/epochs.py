@@ -1,0 +1,69 @@
+"""Epoch sources: what the loop trains on, for an encoder and for the no-encoding baseline.
+
+Both apply the recipe's augmentation to the private images first (the authors augment, then
+mix) and draw every random choice of epoch ``e`` from ``(seed, e)``: a resumed run repeats
+exactly the epochs it missed (for encoders with seeded randomness).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from instahide_bench.core.data.base import ImageSet
+from instahide_bench.core.pixels import PixelSpace
+from instahide_bench.core.training.augment import augment_set
+from instahide_bench.core.training.batches import TrainingBatch, clean_epoch
+from instahide_bench.core.training.loop import EpochSource, TrainConfig, epoch_seed
+
+if TYPE_CHECKING:
+    from instahide_bench.core.encoder import Encoder
+
+# Independent random streams of one epoch.
+_AUGMENT, _ORDER, _ENCODER, _TEST_ENCODER = 1, 2, 3, 4
+
+
+def batches_per_epoch(rows: int, batch_size: int) -> int:
+    return math.ceil(rows / batch_size)
+
+
+def clean_epochs(private: ImageSet, pixels: PixelSpace, config: TrainConfig) -> EpochSource:
+    """The baseline: augmented clean images, one-hot targets, a fresh order every epoch."""
+
+    def epoch(number: int) -> Iterator[TrainingBatch]:
+        augmented = augment_set(
+            private, config.augment, np.random.default_rng(epoch_seed(config.seed, number, _AUGMENT))
+        )
+        order_rng = np.random.default_rng(epoch_seed(config.seed, number, _ORDER))
+        return clean_epoch(augmented, pixels, batch_size=config.batch_size, rng=order_rng)
+
+    return epoch
+
+
+def encoder_epochs(encoder: Encoder, private: ImageSet, public: ImageSet | None, config: TrainConfig) -> EpochSource:
+    """Every epoch re-encodes the augmented private set with fresh keys (the encoder's ``training_epoch``)."""
+
+    def epoch(number: int) -> Iterator[TrainingBatch]:
+        augmented = augment_set(
+            private, config.augment, np.random.default_rng(epoch_seed(config.seed, number, _AUGMENT))
+        )
+        seed = epoch_seed(config.seed, number, _ENCODER)
+        return encoder.training_epoch(augmented, public, seed=seed, batch_size=config.batch_size)
+
+    return epoch
+
+
+def encoder_test_epochs(encoder: Encoder, test: ImageSet, public: ImageSet | None, config: TrainConfig) -> EpochSource:
+    """The authors' inference mode: encoding ``k`` of the (unaugmented) test images, fresh keys each time."""
+
+    def epoch(number: int) -> Iterator[TrainingBatch]:
+        seed = epoch_seed(config.seed, number, _TEST_ENCODER)
+        return encoder.training_epoch(test, public, seed=seed, batch_size=config.batch_size)
+
+    return epoch
+
+
+__all__ = ["batches_per_epoch", "clean_epochs", "encoder_epochs", "encoder_test_epochs"]

@@ -1,0 +1,74 @@
+"""``instahide-bench utility``: JSON output, checkpoints and --resume, --record's entry, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from instahide_bench.benchmark.cli import main
+from instahide_bench.benchmark.leaderboard.utility import load_utility_entries
+from instahide_bench.benchmark.utility import default_test_source
+from instahide_bench.core.errors import ConfigError
+
+TINY = ["--rows", "64", "--test-rows", "40", "--batch-size", "32", "--device", "cpu"]
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    assert main(["-q", "utility", *TINY, *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_json_has_accuracy_baseline_epochs_seconds_and_checkpoints(tmp_path: Path, capsys) -> None:
+    result = _run(capsys, "--encoder", "mixup", "--epochs", "1", "--out", str(tmp_path / "run"))
+    assert 0 <= result["accuracy"] <= 1 and 0 <= result["baseline_accuracy"] <= 1
+    assert result["epochs"] == 1 and result["seconds"] > 0 and result["train_rows"] == 64
+    assert result["test"] == "mnist5k?split=test" and result["params"]["mask"] is False
+    assert len(result["history"]) == 1 and {"loss", "test_accuracy"} <= set(result["history"][0])
+    assert (tmp_path / "run" / "utility.json").is_file()
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["baseline.pt", "encoded.pt"]
+
+
+def test_resume_continues_from_the_checkpoints(tmp_path: Path, capsys) -> None:
+    out = str(tmp_path / "run")
+    _run(capsys, "--encoder", "instahide-inside", "--epochs", "1", "--out", out)
+    resumed = _run(capsys, "--encoder", "instahide-inside", "--epochs", "2", "--out", out, "--resume")
+    assert [r["epoch"] for r in resumed["history"]] == [1, 2]
+    assert [r["epoch"] for r in resumed["baseline_history"]] == [1, 2]
+
+
+def test_record_writes_a_utility_entry_with_provenance(tmp_path: Path, capsys) -> None:
+    board = tmp_path / "board"
+    args = ["--encoder", "vanilla", "--epochs", "1", "--out", str(tmp_path / "run")]
+    result = _run(capsys, *args, "--record", "--leaderboard", str(board), "--name", "plain")
+    assert result["accuracy"] == result["baseline_accuracy"]
+    [(entry, path)] = load_utility_entries(board)
+    assert path == Path(result["entry_path"]) and entry.name == "plain" and entry.encoder == "vanilla"
+    assert entry.accuracy == result["accuracy"] and entry.epochs == 1 and entry.train_rows == 64
+    assert (entry.command or "").startswith("instahide-bench") and entry.versions["torch"] and entry.date
+    assert not isinstance(entry.hardware, str)
+
+
+def test_more_epochs_than_encryptions_is_refused(tmp_path: Path, capsys) -> None:
+    code = main(["utility", "--encoder", "instahide-hardened", "--epochs", "11", "--out", str(tmp_path)])
+    assert code == 2
+    assert "T=10" in capsys.readouterr().err
+
+
+def test_default_test_split() -> None:
+    assert default_test_source("mnist5k") == "mnist5k?split=test"
+    assert default_test_source("cifar10:/data/c") == "cifar10:/data/c?split=test"
+    with pytest.raises(ConfigError, match="--test"):
+        default_test_source("npy:/x.npz")
+    with pytest.raises(ConfigError, match="--test"):
+        default_test_source("cifar10:/data/c?split=test")
+
+
+def test_pretraining_then_fine_tuning_on_encodings(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    pretrain = ["--pretrain", "mnist5k", "--pretrain-rows", "64", "--pretrain-epochs", "1"]
+    result = _run(capsys, "--encoder", "mixup", "--epochs", "1", "--no-baseline", *pretrain, "--out", str(out))
+    assert result["pretrain"] == "mnist5k" and 0 <= result["pretrain_accuracy"] <= 1
+    assert result["baseline_accuracy"] is None
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["encoded.pt", "pretrain.pt"]
