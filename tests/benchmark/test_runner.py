@@ -20,6 +20,7 @@ from instahide_bench.benchmark.isolation import AUDIT_HOOK, IsolationMode
 from instahide_bench.benchmark.landlock import abi_version
 from instahide_bench.benchmark.runner import AttackRunError, RunOptions, run_attack
 from instahide_bench.core.errors import ResourceLimitError
+from tests.plugin_dist import write_plugin_distribution
 
 PLUGIN_SOURCE = textwrap.dedent(
     '''
@@ -154,15 +155,10 @@ ENTRY_POINTS = {
 
 @pytest.fixture(scope="module")
 def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("plugins")
-    (root / "throwaway_attacks").mkdir()
-    (root / "throwaway_attacks" / "__init__.py").write_text(PLUGIN_SOURCE)
-    dist = root / "throwaway_attacks-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: throwaway-attacks\nVersion: 0.1\n")
-    lines = ["[instahide_bench.attacks]"] + [f"{name} = throwaway_attacks:{cls}" for name, cls in ENTRY_POINTS.items()]
-    (dist / "entry_points.txt").write_text("\n".join(lines) + "\n")
-    return root
+    entries = {name: f"throwaway_attacks:{cls}" for name, cls in ENTRY_POINTS.items()}
+    return write_plugin_distribution(
+        tmp_path_factory.mktemp("plugins"), "throwaway_attacks", PLUGIN_SOURCE, entries, "instahide_bench.attacks"
+    )
 
 
 @pytest.fixture

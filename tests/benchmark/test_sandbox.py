@@ -25,6 +25,7 @@ from instahide_bench.attacks import ATTACKS
 from instahide_bench.benchmark.landlock import abi_version
 from instahide_bench.benchmark.runner import AttackRunError, RunOptions, run_attack
 from instahide_bench.benchmark.sandbox import grants_avoiding, python_read_paths
+from tests.plugin_dist import write_plugin_distribution
 
 pytestmark = pytest.mark.skipif(abi_version() < 1, reason="this kernel has no Landlock")
 
@@ -248,15 +249,9 @@ HOSTILE = {
 
 @pytest.fixture(scope="module")
 def hostile_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    entries = {name: f"hostile_attacks:{cls}" for name, cls in HOSTILE.items()}
     root = tmp_path_factory.mktemp("hostile-plugins")
-    (root / "hostile_attacks").mkdir()
-    (root / "hostile_attacks" / "__init__.py").write_text(HOSTILE_SOURCE)
-    dist = root / "hostile_attacks-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: hostile-attacks\nVersion: 0.1\n")
-    lines = ["[instahide_bench.attacks]"] + [f"{name} = hostile_attacks:{cls}" for name, cls in HOSTILE.items()]
-    (dist / "entry_points.txt").write_text("\n".join(lines) + "\n")
-    return root
+    return write_plugin_distribution(root, "hostile_attacks", HOSTILE_SOURCE, entries, "instahide_bench.attacks")
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from instahide_bench.core.attack import Attack, AttackContext, AttackResult
 from instahide_bench.core.challenge import PublicChallenge
 from instahide_bench.core.errors import ConfigError
 from instahide_bench.core.registry import Registry
+from tests.plugin_dist import write_plugin_distribution
 
 GROUP = "instahide_bench_tests.widgets"
 #: Modules written by these tests; removed from sys.modules after each test.
@@ -61,25 +61,8 @@ def make_entry_point_dir(root: Path, entries: dict[str, str]) -> Path:
     The same layout an installed third-party plugin has: put ``root`` on sys.path and
     ``importlib.metadata`` finds the entry points.
     """
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "registry_test_entry_points.py").write_text(
-        textwrap.dedent(
-            """
-            class Delta:
-                pass
-
-
-            class Epsilon:
-                pass
-            """
-        )
-    )
-    dist = root / "registry_test_entry_points-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: registry-test-entry-points\nVersion: 0.1\n")
-    lines = [f"[{GROUP}]"] + [f"{name} = {target}" for name, target in entries.items()]
-    (dist / "entry_points.txt").write_text("\n".join(lines) + "\n")
-    return root
+    source = "class Delta:\n    pass\n\n\nclass Epsilon:\n    pass\n"
+    return write_plugin_distribution(root, "registry_test_entry_points", source, entries, GROUP)
 
 
 # ------------------------------------------------------------------------------ by decorator

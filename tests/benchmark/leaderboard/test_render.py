@@ -104,7 +104,9 @@ def test_committed_views_are_the_rendering_of_the_committed_entries(tmp_path: Pa
     committed = REPO_ROOT / "leaderboard"
     if not (committed / "entries").is_dir():
         pytest.skip("no leaderboard/ beside this checkout")
-    shutil.copytree(committed / "entries", tmp_path / "entries")
+    for source in ("entries", "utility"):  # attack entries and utility entries
+        if (committed / source).is_dir():
+            shutil.copytree(committed / source, tmp_path / source)
     render_leaderboard(tmp_path)
     for name in RENDERED:
         assert (tmp_path / name).read_bytes() == (committed / name).read_bytes(), f"leaderboard/{name} is stale"

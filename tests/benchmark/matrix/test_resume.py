@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from instahide_bench.benchmark.matrix.run import CELL_RECORD, MatrixResult, clean_leftovers
+from tests.plugin_dist import write_plugin_distribution
 
 NAP_SOURCE = '''
 """A throwaway attack that takes its time (to be killed in the middle of)."""
@@ -47,13 +48,8 @@ class NapAttack(Attack):
 
 
 def _plugin(root: Path) -> Path:
-    (root / "nap_attack").mkdir(parents=True)
-    (root / "nap_attack" / "__init__.py").write_text(NAP_SOURCE)
-    dist = root / "nap_attack-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: nap-attack\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[instahide_bench.attacks]\nthrowaway-nap = nap_attack:NapAttack\n")
-    return root
+    entries = {"throwaway-nap": "nap_attack:NapAttack"}
+    return write_plugin_distribution(root, "nap_attack", NAP_SOURCE, entries, "instahide_bench.attacks")
 
 
 def _matrix(out: Path, plugin: Path, *extra: str) -> list[str]:
