@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -72,3 +76,34 @@ def test_pretraining_then_fine_tuning_on_encodings(tmp_path: Path, capsys) -> No
     assert result["pretrain"] == "mnist5k" and 0 <= result["pretrain_accuracy"] <= 1
     assert result["baseline_accuracy"] is None
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["encoded.pt", "pretrain.pt"]
+
+
+def test_a_run_killed_mid_training_resumes_to_the_uninterrupted_result(tmp_path: Path, capsys) -> None:
+    """SIGKILL a real ``utility`` process once its first epoch is saved; ``--resume`` finishes the same run."""
+    args = ["--encoder", "instahide-inside", "--epochs", "4", "--no-baseline", *TINY, "--rows", "128"]
+    reference = _run_plain(capsys, *args, "--out", str(tmp_path / "reference"))
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "instahide_bench.benchmark.cli", "-q", "utility", *args, "--out", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = out / "checkpoints" / "encoded.pt"
+    try:
+        while not checkpoint.is_file() and process.poll() is None:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not (out / "utility.json").exists()
+    assert not [p for p in out.rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"], "half-written files left"
+    resumed = _run_plain(capsys, *args, "--out", str(out), "--resume")
+    assert [r["epoch"] for r in resumed["history"]] == [1, 2, 3, 4]
+    # The same run: same data, keys and order each epoch (only float summation order may differ
+    # between processes with other thread counts, so the losses agree closely, not bit for bit).
+    losses = [r["loss"] for r in resumed["history"]]
+    assert losses == pytest.approx([r["loss"] for r in reference["history"]], rel=1e-2)
+    assert abs(resumed["accuracy"] - reference["accuracy"]) <= 0.05
+
+
+def _run_plain(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    assert main(["-q", "utility", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
