@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
+
+from instahide_bench.attacks import ATTACKS
 
 
 def write_plugin_distribution(root: Path, package: str, source: str, entries: dict[str, str], group: str) -> Path:
@@ -21,3 +27,13 @@ def write_plugin_distribution(root: Path, package: str, source: str, entries: di
     lines = [f"[{group}]"] + [f"{entry} = {target}" for entry, target in entries.items()]
     (dist / "entry_points.txt").write_text("\n".join(lines) + "\n")
     return root
+
+
+@contextmanager
+def installed_attacks(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The attack plugins under ``root``, discoverable here and in child processes; unregistered afterwards."""
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.setenv("PYTHONPATH", str(root))
+    with ATTACKS.scoped():
+        ATTACKS.reload_entry_points()
+        yield root

@@ -20,7 +20,7 @@ from instahide_bench.benchmark.isolation import AUDIT_HOOK, IsolationMode
 from instahide_bench.benchmark.landlock import abi_version
 from instahide_bench.benchmark.runner import AttackRunError, RunOptions, run_attack
 from instahide_bench.core.errors import ResourceLimitError
-from tests.plugin_dist import write_plugin_distribution
+from tests.plugin_dist import installed_attacks, write_plugin_distribution
 
 PLUGIN_SOURCE = textwrap.dedent(
     '''
@@ -164,10 +164,7 @@ def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def with_plugin(plugin_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """The throwaway attacks, discoverable here and in the worker; unregistered after the test."""
-    monkeypatch.syspath_prepend(str(plugin_path))
-    monkeypatch.setenv("PYTHONPATH", str(plugin_path))
-    with ATTACKS.scoped():
-        ATTACKS.reload_entry_points()
+    with installed_attacks(plugin_path, monkeypatch):
         yield plugin_path
 
 

@@ -21,11 +21,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from instahide_bench.attacks import ATTACKS
 from instahide_bench.benchmark.landlock import abi_version
 from instahide_bench.benchmark.runner import AttackRunError, RunOptions, run_attack
 from instahide_bench.benchmark.sandbox import grants_avoiding, python_read_paths
-from tests.plugin_dist import write_plugin_distribution
+from tests.plugin_dist import installed_attacks, write_plugin_distribution
 
 pytestmark = pytest.mark.skipif(abi_version() < 1, reason="this kernel has no Landlock")
 
@@ -256,10 +255,7 @@ def hostile_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def hostile(hostile_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.syspath_prepend(str(hostile_path))
-    monkeypatch.setenv("PYTHONPATH", str(hostile_path))
-    with ATTACKS.scoped():
-        ATTACKS.reload_entry_points()
+    with installed_attacks(hostile_path, monkeypatch):
         yield hostile_path
 
 

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from instahide_bench.benchmark.cli._options import add_set_option
 from instahide_bench.core.config import describe_config, parse_assignments
 
 
@@ -24,14 +25,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("name", help="attack name (see `instahide-bench attacks`)")
     run.add_argument("--challenge", required=True, help="challenge directory")
     run.add_argument("--out", required=True, help="output directory")
-    run.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override an attack config field (repeatable)",
-    )
+    add_set_option(run, "override an attack config field (repeatable)")
     run.add_argument("--score", action="store_true", help="score the decryption against the challenge's key")
     run.add_argument("--record", action="store_true", help="score and record a leaderboard entry")
     run.add_argument(

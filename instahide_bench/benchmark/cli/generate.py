@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from instahide_bench.benchmark.cli._options import add_set_option
 from instahide_bench.core.config import config_to_dict, describe_config, parse_assignments
 
 
@@ -26,14 +27,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         help="legacy-seeded presets: the encoder seed (default: drawn from the OS, recorded in key/)",
     )
     gen.add_argument("--data-seed", type=int, default=0, help="which images the sources pick (default 0)")
-    gen.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a preset parameter, e.g. --set T=10 (repeatable)",
-    )
+    add_set_option(gen, "override a preset parameter, e.g. --set T=10 (repeatable)")
     gen.add_argument("--out", required=True, help="challenge directory to write")
     gen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     gen.add_argument(

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from instahide_bench.benchmark.cli._options import add_set_option
 from instahide_bench.core.config import parse_assignments
 
 
@@ -21,14 +22,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "cifar10:PATH (test: its test_batch), npy:PATH. --encoder vanilla trains without encoding.",
     )
     run.add_argument("--encoder", required=True, metavar="PRESET", help="preset or encoder name, or vanilla")
-    run.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override an encoder parameter, e.g. --set k=6 (repeatable)",
-    )
+    add_set_option(run, "override an encoder parameter, e.g. --set k=6 (repeatable)")
     run.add_argument("--private", default="mnist5k", metavar="SOURCE", help="labelled training set (default mnist5k)")
     run.add_argument(
         "--test", default=None, metavar="SOURCE", help="clean test set (default: the private source's test split)"
