@@ -324,6 +324,15 @@ def _rows(plan: EpochPlan, rows: slice) -> EpochPlan:
     return EpochPlan(plan.private[rows], plan.public[rows], plan.coefficients[rows], mask)
 
 
+def _check_public(cfg: InstaHideConfig, public: ImageSet | None, what: str) -> int:
+    """How many public images ``cfg`` needs; a ConfigError naming ``what`` when ``public`` has fewer."""
+    needed = required_public(cfg)
+    if needed and (public is None or len(public) < needed):
+        have = 0 if public is None else len(public)
+        raise ConfigError(f"{what} needs {needed} public images, the public source gave {have}")
+    return needed
+
+
 def encode_epoch_batches(
     cfg: InstaHideConfig,
     private: ImageSet,
@@ -347,10 +356,7 @@ def encode_epoch_batches(
         row's slot-0 image.
     """
     cfg = training_config(cfg, len(private))
-    needed_public = required_public(cfg)
-    if needed_public and (public is None or len(public) < needed_public):
-        have = 0 if public is None else len(public)
-        raise ConfigError(f"a training epoch of {cfg.n} rows needs {needed_public} public images, got {have}")
+    _check_public(cfg, public, f"a training epoch of {cfg.n} rows")
     if cfg.rng == "legacy-seeded" and seed is None:
         seed = fresh_seed(cfg.seed_bits)
     rng = make_rng(cfg.rng, seed if cfg.rng == "legacy-seeded" else None)
@@ -386,10 +392,7 @@ def encode(
     n = cfg.n
     if len(private) != n:
         raise ConfigError(f"the encoder is configured for n={n} private images but got {len(private)}")
-    needed_public = required_public(cfg)
-    if needed_public and (public is None or len(public) < needed_public):
-        have = 0 if public is None else len(public)
-        raise ConfigError(f"this configuration needs {needed_public} public images, the public source gave {have}")
+    needed_public = _check_public(cfg, public, "this configuration")
     if cfg.rng == "legacy-seeded" and seed is None:
         seed = fresh_seed(cfg.seed_bits)
     if cfg.rng == "secure" and seed is not None:
