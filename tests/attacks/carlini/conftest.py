@@ -51,12 +51,6 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
-@pytest.fixture(autouse=True)
-def still_one_torch_thread() -> None:
-    """Again before every test: ``CarliniGraphAttack.run`` sets torch's thread count to ``config.threads`` (2)."""
-    torch.set_num_threads(1)
-
-
 @pytest.fixture(scope="package")
 def small_encoded() -> EncodedChallenge:
     return tiny_encoded("challenge-2020", seed=SEED, **SMALL)
