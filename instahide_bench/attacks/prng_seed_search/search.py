@@ -47,6 +47,8 @@ DEFAULT_SHARD_SIZE = 1 << 22
 DEFAULT_GPU_BLOCK = 1 << 22
 #: Seconds between progress lines in the log (the progress bar only shows on a terminal).
 LOG_INTERVAL_SECONDS = 30.0
+#: False candidates listed in run.json (all of them are counted); a weak check can pass millions.
+REJECTED_KEPT = 100
 
 BarFactory = Callable[..., Any]
 ShardRunner = Callable[[Iterable[SeedRange]], Generator[ShardResult, None, None]]
@@ -99,6 +101,7 @@ class SearchResult:
     cpu_seconds: float | None
     engine: str
     rejected_candidates: tuple[int, ...] = ()
+    rejected_count: int = 0
 
     @property
     def found(self) -> bool:
@@ -132,6 +135,7 @@ class SearchResult:
             "projected_full_space_seconds": self.projected_full_space_seconds,
             "engine": self.engine,
             "rejected_candidates": list(self.rejected_candidates),
+            "rejected_candidate_count": self.rejected_count,
         }
 
     @classmethod
@@ -147,6 +151,7 @@ class SearchResult:
             obj.get("cpu_seconds"),
             str(obj["engine"]),
             tuple(int(seed) for seed in obj.get("rejected_candidates", ())),
+            int(obj.get("rejected_candidate_count", len(obj.get("rejected_candidates", ())))),
         )
 
 
@@ -261,8 +266,20 @@ def search_seeds(target: SeedTarget, settings: SearchSettings, bar: BarFactory =
             results.close()
         seconds = time.perf_counter() - clock
         cpu = None if settings.scheduler else process_tree_cpu_seconds() - cpu_before
-    outcome = SearchResult(seed, seed_range, searched, seconds, startup, cpu, engine.description, tuple(rejected))
+    outcome = SearchResult(
+        seed,
+        seed_range,
+        searched,
+        seconds,
+        startup,
+        cpu,
+        engine.description,
+        tuple(rejected[:REJECTED_KEPT]),
+        len(rejected),
+    )
     logger.info("%s in %.1f s", outcome.summary(), seconds)
+    if rejected:
+        logger.info("%d seeds passed the fast check but not numpy's exact replay (false candidates)", len(rejected))
     return outcome
 
 
@@ -271,7 +288,7 @@ def _first_confirmed(candidates: Iterable[int], target: SeedTarget, rejected: li
     for candidate in sorted(int(c) for c in candidates):
         if target.confirm(candidate):
             return candidate
-        logger.info("seed %d passed the fast check but not the exact replay (a false candidate)", candidate)
+        logger.debug("seed %d passed the fast check but not the exact replay (a false candidate)", candidate)
         rejected.append(candidate)
     return None
 
