@@ -77,7 +77,7 @@ def _rows_for_two_slot_mixing(counts: np.ndarray, check_rows: int) -> int:
     about 6% of 2**24 seeds, a 4-minute search instead of 10 s). Comparing every accepted row
     of the first draw costs nothing (a wrong seed stops at its first mismatch).
     """
-    return max(int(check_rows), int(len(counts)))
+    return max(int(check_rows), len(counts))
 
 
 __all__ = ["SeedTarget"]
