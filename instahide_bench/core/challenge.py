@@ -10,6 +10,8 @@
         private.npy     float32, n x 32 x 32 x 3, in the challenge's pixel space
         assignment.npz  per row: private indices, all k coefficients, public indices, ...
         public.npy      the public pool (cross-dataset)
+        init_index.npy  releases (dataset condensation, random subset) only: per row, the
+                        private image it was initialised from or copies (-1: none)
         key.json        seed, data provenance and sha256 of the key files
 
 A directory holding only ``encryption.npy`` and ``label.npy`` (the layout of the original
@@ -56,6 +58,7 @@ LABEL_FILE = "label.npy"
 META_FILE = "challenge.json"
 KEY_DIR = "key"
 PUBLIC_FILES = (ENCRYPTION_FILE, LABEL_FILE)
+INIT_INDEX_FILE = "init_index.npy"
 _FINITE_CHUNK_ROWS = 4096
 
 
@@ -270,7 +273,9 @@ class ChallengeKey:
         int64, n: their class indices.
     private_index : numpy.ndarray
         int64, E x slots: one column per private slot (slot 0 is the image a row encrypts,
-        slot 1 its private partner; inside-dataset encoders fill all k slots).
+        slot 1 its private partner; inside-dataset encoders fill all k slots). A release that
+        is not a mixture (dataset condensation, a random subset) has one column: the private
+        image each row is scored against.
     coefficients : numpy.ndarray
         float64, E x k: the mixing weights of every slot.
     public_index : numpy.ndarray
@@ -283,6 +288,10 @@ class ChallengeKey:
         float32, P x 32 x 32 x 3: the public pool (cross-dataset).
     provenance : dict
         Where the images came from (written to key.json).
+    init_index : numpy.ndarray or None
+        int64, E, releases only (``key/init_index.npy``): the private index of the image each
+        release row was initialised from (dataset condensation with ``init=real``) or is a copy
+        of (random subset); -1 where there is none (``init=noise``). None for encryptions.
     """
 
     private: np.ndarray
@@ -294,6 +303,7 @@ class ChallengeKey:
     seed: int | None = None
     public: np.ndarray | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
+    init_index: np.ndarray | None = None
 
     def validate(self, num_rows: int, path: Path) -> None:
         """Shape and range checks, each failure naming the key file concerned.
@@ -324,14 +334,28 @@ class ChallengeKey:
                 raise InputFileError(assignment, f"{name} has shape {array.shape}, expected {num_rows} rows")
         if self.epoch.shape != (num_rows,):
             raise InputFileError(assignment, f"epoch has shape {self.epoch.shape}, expected ({num_rows},)")
-        if self.private_index.shape[1] < 2 and n > 1:
-            raise InputFileError(assignment, "private_index needs at least two columns (slot 0 and its partner)")
+        if self.private_index.shape[1] < 1:
+            raise InputFileError(
+                assignment, "private_index needs at least one column (the image a row is scored against)"
+            )
         if self.private_index.min() < 0 or self.private_index.max() >= n:
             raise InputFileError(assignment, f"private_index values must lie in [0, {n})")
         if self.public is not None:
             _check_images(self.public, path / "public.npy")
             if self.public_index.size and self.public_index.max() >= self.public.shape[0]:
                 raise InputFileError(assignment, "public_index points past the end of public.npy")
+        if self.init_index is not None:
+            _check_init_index(self.init_index, num_rows, n, path / INIT_INDEX_FILE)
+
+
+def _check_init_index(init_index: np.ndarray, num_rows: int, n: int, path: Path) -> None:
+    """A release's init_index: one integer per row, each -1 (no init image) or a private index."""
+    if init_index.shape != (num_rows,):
+        raise InputFileError(path, f"shape {init_index.shape}, expected ({num_rows},): one entry per release row")
+    if not np.issubdtype(init_index.dtype, np.integer):
+        raise InputFileError(path, f"dtype {init_index.dtype}, expected an integer type")
+    if init_index.size and (init_index.min() < -1 or init_index.max() >= n):
+        raise InputFileError(path, f"values must be -1 (no init image) or lie in [0, {n})")
 
 
 @dataclass(frozen=True)
@@ -472,6 +496,8 @@ def _write_key(key_dir: Path, key: ChallengeKey) -> None:
     )
     if key.public is not None:
         save_npy_atomic(key_dir / "public.npy", key.public.astype(np.float32, copy=False))
+    if key.init_index is not None:
+        save_npy_atomic(key_dir / INIT_INDEX_FILE, key.init_index.astype(np.int64, copy=False))
     files = {p.name: sha256_file(p) for p in sorted(key_dir.iterdir()) if p.suffix in {".npy", ".npz"}}
     write_json_atomic(key_dir / "key.json", {"seed": key.seed, "provenance": key.provenance, "files": files})
 
@@ -618,6 +644,7 @@ def load_key(directory: str | os.PathLike[str], num_rows: int | None = None) -> 
     if missing:
         raise InputFileError(key_dir / "assignment.npz", f"missing array(s): {', '.join(missing)}")
     public = load_npy(key_dir / "public.npy") if (key_dir / "public.npy").exists() else None
+    init_index = load_npy(key_dir / INIT_INDEX_FILE) if (key_dir / INIT_INDEX_FILE).exists() else None
     seed = int(arrays["seed"]) if "seed" in arrays and int(arrays["seed"]) >= 0 else None
     key = ChallengeKey(
         private=private,
@@ -629,6 +656,7 @@ def load_key(directory: str | os.PathLike[str], num_rows: int | None = None) -> 
         seed=seed,
         public=public,
         provenance=dict(key_json.get("provenance", {})),
+        init_index=init_index,
     )
     rows = num_rows if num_rows is not None else key.private_index.shape[0]
     key.validate(rows, key_dir)
@@ -647,6 +675,7 @@ def copy_public_files(directory: str | os.PathLike[str], destination: str | os.P
 
 
 __all__ = [
+    "INIT_INDEX_FILE",
     "ChallengeKey",
     "ChallengeMeta",
     "EncodedChallenge",
