@@ -138,7 +138,7 @@ def throughput(args: argparse.Namespace) -> None:
     eval_set = EvalSet(pixels.from_uint8(test.images), test.labels)
     x = torch.from_numpy(pixels.from_uint8(images.images)).permute(0, 3, 1, 2).contiguous()
     y = torch.from_numpy(images.labels)
-    results: dict[str, list[float]] = {"plain": [], "clean": [], "instahide-inside": []}
+    results: dict[str, list[float]] = {"plain": [], "clean": [], "instahide-inside": [], "encoding alone": []}
     encoder = get_preset("instahide-inside").build()
     for _ in range(args.repeats):  # interleaved, so that a change in machine load hits all three alike
         model = build_model(args.model, 10, torch.Generator().manual_seed(0))
@@ -151,6 +151,10 @@ def throughput(args: argparse.Namespace) -> None:
         ):
             result = train(config, 10, source, eval_set)
             results[name].append(result.history[-1].images / result.history[-1].train_seconds)
+        clock = time.perf_counter()  # the encoding alone: what re-encoding adds to each epoch
+        for _batch in encoder_epochs(encoder, images, None, config)(1):
+            pass
+        results["encoding alone"].append(len(images) / (time.perf_counter() - clock))
     plain = statistics.median(results["plain"])
     print(
         f"{len(images)} images of {args.private}, {args.model}, batch {config.batch_size}, "
@@ -158,6 +162,10 @@ def throughput(args: argparse.Namespace) -> None:
     )
     for name, values in results.items():
         speed = statistics.median(values)
+        if name == "encoding alone":
+            share = plain / speed
+            print(f"  {name:<18} {speed:7.0f} images/s  ({len(images) / speed:.2f} s/epoch)  {share:.1%} of plain")
+            continue
         print(
             f"  {name:<18} {speed:7.0f} images/s  ({len(images) / speed:.1f} s/epoch)  "
             f"cost vs plain loop: {plain / speed - 1:+.1%}"
