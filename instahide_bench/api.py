@@ -29,12 +29,16 @@ Plugin classes and their registries:
 * :class:`Attack`, :data:`ATTACKS`: the attack base class and the name -> class registry.
 * :class:`AttackContext`: device, working directory, seed and progress lent to ``Attack.run``.
 * :class:`AttackResult`: what ``Attack.run`` returns (the decryption and optional extras).
+* :class:`MembershipAttack`: the base of membership-inference attacks (``run`` fills
+  ``AttackResult.membership_scores``: one float per candidate, higher = member).
 * :class:`Encoder`, :data:`ENCODERS`: the encoder base class and its registry.
 * :func:`param`: a config dataclass field with a help text.
 
 Challenges and data:
 
 * :class:`PublicChallenge`: an attack's input (encryptions, labels, metadata; no key).
+* :class:`MembershipCandidates`: ``PublicChallenge.membership``, a membership challenge's
+  candidate images and labels.
 * :class:`ChallengeMeta`: challenge.json.
 * :class:`ChallengeKey`: the ground truth (scorers and encoders only).
 * :class:`EncodedChallenge`: an encoder's output.
@@ -57,7 +61,7 @@ Errors (shown to users as one line by the CLI):
 """
 
 from instahide_bench.attacks.common.rescale import abs_rescaled
-from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult
+from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult, MembershipAttack
 from instahide_bench.core.challenge import ChallengeKey, ChallengeMeta, EncodedChallenge, PublicChallenge
 from instahide_bench.core.config import param
 from instahide_bench.core.data import ImageSet
@@ -65,6 +69,7 @@ from instahide_bench.core.encoder import ENCODERS, Encoder
 from instahide_bench.core.errors import ConfigError, InputFileError, InstaHideBenchError, ResourceLimitError
 from instahide_bench.core.images import IMAGE_SHAPE
 from instahide_bench.core.instahide import InstaHideConfig
+from instahide_bench.core.membership import MembershipCandidates
 from instahide_bench.core.pixels import PIXEL_SPACES, PixelSpace, get_pixel_space
 from instahide_bench.core.training import TrainingBatch
 
@@ -85,6 +90,8 @@ __all__ = [
     "InputFileError",
     "InstaHideBenchError",
     "InstaHideConfig",
+    "MembershipAttack",
+    "MembershipCandidates",
     "PixelSpace",
     "PublicChallenge",
     "ResourceLimitError",

@@ -51,9 +51,10 @@ def run_job(job: WorkerJob) -> None:
     import torch
 
     from instahide_bench.attacks import ATTACKS, AttackContext
-    from instahide_bench.core.challenge import check_finite, load_challenge
+    from instahide_bench.core.attack import MEMBERSHIP
+    from instahide_bench.core.challenge import load_challenge
     from instahide_bench.core.config import config_from_dict
-    from instahide_bench.core.io import save_npy_atomic, write_json_atomic
+    from instahide_bench.core.io import write_json_atomic
 
     staging = Path(job.staging_dir)
     challenge = load_challenge(job.public_dir)
@@ -69,19 +70,10 @@ def run_job(job: WorkerJob) -> None:
     result = attack.run(challenge, context)
     runtime = time.perf_counter() - started
 
-    decryption = np.asarray(result.decryption)
-    expected = (challenge.num_rows, 32, 32, 3)
-    if decryption.shape != expected:
-        raise ValueError(
-            f"attack {job.attack!r} returned a decryption of shape {decryption.shape}, expected {expected}"
-        )
-    decryption = decryption.astype(np.float32, copy=False)
-    check_finite(decryption, Path(f"<decryption returned by {job.attack}>"))
-    save_npy_atomic(staging / "decryption.npy", decryption)
-    if result.recovered is not None:
-        save_npy_atomic(staging / "recovered.npy", np.asarray(result.recovered, dtype=np.float32))
-    if result.assignment is not None:
-        save_npy_atomic(staging / "assignment.npy", np.asarray(result.assignment, dtype=np.int64))
+    if attack_cls.threat_model == MEMBERSHIP:
+        _save_membership_scores(job.attack, challenge, result, staging)
+    else:
+        _save_decryption(job.attack, challenge, result, staging)
     write_json_atomic(
         staging / "result.json",
         {
@@ -93,6 +85,38 @@ def run_job(job: WorkerJob) -> None:
             "peak_rss_bytes": peak_memory_bytes(children=True),
         },
     )
+
+
+def _save_membership_scores(attack: str, challenge: Any, result: Any, staging: Path) -> None:
+    """A membership attack's answer: one finite float per candidate."""
+    from instahide_bench.core.io import save_npy_atomic
+    from instahide_bench.core.membership import SCORES_FILE
+    from instahide_bench.core.membership_scoring import check_scores
+
+    if result.membership_scores is None:
+        raise ValueError(f"membership attack {attack!r} returned no membership_scores")
+    scores = check_scores(result.membership_scores, len(challenge.membership), f"<membership scores of {attack}>")
+    save_npy_atomic(staging / SCORES_FILE, scores)
+
+
+def _save_decryption(attack: str, challenge: Any, result: Any, staging: Path) -> None:
+    """A reconstruction attack's answer: the decryption (and its optional extras)."""
+    from instahide_bench.core.challenge import check_finite
+    from instahide_bench.core.io import save_npy_atomic
+
+    if result.decryption is None:
+        raise ValueError(f"attack {attack!r} returned no decryption")
+    decryption = np.asarray(result.decryption)
+    expected = (challenge.num_rows, 32, 32, 3)
+    if decryption.shape != expected:
+        raise ValueError(f"attack {attack!r} returned a decryption of shape {decryption.shape}, expected {expected}")
+    decryption = decryption.astype(np.float32, copy=False)
+    check_finite(decryption, Path(f"<decryption returned by {attack}>"))
+    save_npy_atomic(staging / "decryption.npy", decryption)
+    if result.recovered is not None:
+        save_npy_atomic(staging / "recovered.npy", np.asarray(result.recovered, dtype=np.float32))
+    if result.assignment is not None:
+        save_npy_atomic(staging / "assignment.npy", np.asarray(result.assignment, dtype=np.int64))
 
 
 def _jsonable(value: Any) -> Any:
@@ -120,7 +144,7 @@ def main(argv: list[str]) -> int:
     except BaseException as exc:  # report every failure to the parent, readable
         error = {"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()}
         Path(job.staging_dir, "error.json").write_text(json.dumps(error, indent=2), encoding="utf-8")
-        for name in ("decryption.npy", "recovered.npy", "assignment.npy", "result.json"):
+        for name in ("decryption.npy", "recovered.npy", "assignment.npy", "membership_scores.npy", "result.json"):
             Path(job.staging_dir, name).unlink(missing_ok=True)
         return 1
     return 0

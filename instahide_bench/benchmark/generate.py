@@ -10,13 +10,35 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from instahide_bench.core.challenge import EncodedChallenge, write_challenge
-from instahide_bench.core.data import parse_source
+from instahide_bench.core.data import ImageSet, parse_source
+from instahide_bench.core.membership import build_membership_set, load_non_members, split_candidates
 from instahide_bench.encoders.presets import get_preset
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SOURCE = "embedded"
+#: Offset of the non-members' data seed from ``data_seed`` (private images use it, the public pool +1).
+NON_MEMBER_SEED_OFFSET = 5
+
+
+@dataclass(frozen=True)
+class MembershipRequest:
+    """``generate --membership``: add candidates (members and non-members) to the challenge.
+
+    Attributes
+    ----------
+    candidates : int or None
+        Total candidates, half members (sampled from the private images) and half non-members;
+        None: every private image, and as many non-members.
+    non_members : str or None
+        The non-members' source; None: the private source (its images outside the private set).
+    """
+
+    candidates: int | None = None
+    non_members: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,8 +59,10 @@ def build_challenge(
     public_source: str = DEFAULT_SOURCE,
     seed: int | None = None,
     data_seed: int = 0,
+    membership: MembershipRequest | None = None,
 ) -> tuple[EncodedChallenge, GenerationTimes]:
-    """Load the images a preset needs and encode them (nothing is written)."""
+    """Load the images a preset needs and encode them (nothing is written); add membership
+    candidates when ``membership`` is given."""
     encoder = get_preset(preset).build(overrides)
     clock = time.perf_counter()
     private = parse_source(private_source, "private").load(encoder.required_private(), data_seed)
@@ -66,7 +90,32 @@ def build_challenge(
         },
     )
     encoded = dataclasses.replace(encoded, preset=preset, sources=source_kinds, key=key)
+    if membership is not None:
+        encoded = _add_membership(encoded, membership, private, private_source, data_seed)
     return encoded, GenerationTimes(private_time, public_time, encode_time, 0.0)
+
+
+def _add_membership(
+    encoded: EncodedChallenge, request: MembershipRequest, private: ImageSet, private_source: str, data_seed: int
+) -> EncodedChallenge:
+    """Members: the encoder's private images (key/private.npy's order); non-members: other images
+    of the same distribution, held out of the private set."""
+    if len(private) != encoded.key.private.shape[0]:
+        raise ValueError("the encoder's key does not hold the private images it was given")
+    members, count = split_candidates(len(private), request.candidates)
+    spec = request.non_members or private_source
+    non_members = load_non_members(spec, private_source, private, count, data_seed + NON_MEMBER_SEED_OFFSET)
+    rng = np.random.default_rng(np.random.SeedSequence([data_seed, NON_MEMBER_SEED_OFFSET]))
+    info = {
+        "non_member_source": spec.partition(":")[0],
+        "member_selection": "all" if members == len(private) else "sample",
+    }
+    chosen = build_membership_set(private, non_members, encoded.pixels, members=members, rng=rng, info=info)
+    key = dataclasses.replace(
+        encoded.key,
+        provenance={**encoded.key.provenance, "non_member_source": spec, "non_member_ids": non_members.ids.tolist()},
+    )
+    return dataclasses.replace(encoded, membership=chosen, key=key)
 
 
 def generate(
@@ -80,6 +129,7 @@ def generate(
     data_seed: int = 0,
     overwrite: bool = False,
     original_layout: bool = False,
+    membership: MembershipRequest | None = None,
 ) -> tuple[Path, GenerationTimes]:
     """Build a challenge and write it atomically to ``out_dir`` (``original_layout``: no challenge.json)."""
     encoded, times = build_challenge(
@@ -89,6 +139,7 @@ def generate(
         public_source=public_source,
         seed=seed,
         data_seed=data_seed,
+        membership=membership,
     )
     clock = time.perf_counter()
     path = write_challenge(out_dir, encoded, overwrite=overwrite, original_layout=original_layout)

@@ -71,3 +71,51 @@ def record_run(
 def _numeric(info: dict) -> dict:
     """The attack's scalar figures (e.g. a found seed, sign accuracy) worth keeping in the entry."""
     return {k: v for k, v in info.items() if isinstance(v, (int, float, str, bool)) and not isinstance(v, bytes)}
+
+
+def record_membership_run(
+    report: RunReport,
+    challenge_dir: str | os.PathLike[str],
+    scores_path: str | os.PathLike[str],
+    *,
+    record: bool,
+    leaderboard_root: str | os.PathLike[str] | None,
+    entry_name: str | None,
+    command_line: str,
+    entry_stem: str | None = None,
+) -> None:
+    """The membership counterpart of :func:`record_run`: fill ``report.scores`` (and ``entry_path``)."""
+    from instahide_bench.core.membership import load_membership_key
+    from instahide_bench.core.membership_scoring import load_scores, score_membership
+
+    challenge = load_challenge(challenge_dir)
+    assert challenge.membership is not None  # the runner refuses a membership attack otherwise
+    key = load_membership_key(challenge_dir, challenge)
+    scores = load_scores(scores_path, len(challenge.membership))
+    result = score_membership(key, scores, source=str(scores_path))
+    report.scores = result.to_json()
+    if not record:
+        return
+    from instahide_bench.benchmark.leaderboard import AttackInfo
+    from instahide_bench.benchmark.leaderboard.membership import membership_entry, record_membership_entry
+
+    provenance = Provenance(
+        hardware=hardware_info(),
+        versions=scoring_versions(),
+        date=utc_now_iso(),
+        command=command_line,
+        isolation=report.isolation,
+    )
+    entry = membership_entry(
+        entry_name or report.attack,
+        AttackInfo(report.attack, report.attack_version, report.config, report.complexity),
+        challenge,
+        result,
+        runtime_seconds=report.runtime_seconds,
+        peak_memory_bytes=report.peak_memory_bytes,
+        provenance=provenance,
+        notes=report.message if report.succeeded else f"attack did not succeed: {report.message}",
+        extras={"succeeded": report.succeeded, "device": report.device, **_numeric(report.info)},
+    )
+    root = Path(leaderboard_root) if leaderboard_root is not None else Path("leaderboard")
+    report.entry_path = str(record_membership_entry(entry, root, roc=(key, scores), stem=entry_stem))

@@ -28,15 +28,16 @@ from typing import Any
 
 from instahide_bench.benchmark import sandbox
 from instahide_bench.benchmark.isolation import AUDIT_HOOK, IsolationMode, choose_isolation, sandbox_env, subprocess_env
-from instahide_bench.core.challenge import KEY_DIR, copy_public_files, load_challenge
+from instahide_bench.core.attack import MEMBERSHIP, RECONSTRUCTION
+from instahide_bench.core.challenge import KEY_DIR, META_FILE, copy_public_files, load_challenge
 from instahide_bench.core.config import apply_overrides, config_to_dict, resolve_data_sources
-from instahide_bench.core.errors import InstaHideBenchError, ResourceLimitError
+from instahide_bench.core.errors import InputFileError, InstaHideBenchError, ResourceLimitError
 from instahide_bench.core.io import read_json, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
 _POLL_SECONDS = 0.2
-_OUTPUT_FILES = ("decryption.npy", "recovered.npy", "assignment.npy")
+_OUTPUT_FILES = ("decryption.npy", "recovered.npy", "assignment.npy", "membership_scores.npy")
 
 
 class AttackRunError(InstaHideBenchError):
@@ -77,6 +78,7 @@ class RunReport:
     entry_path: str | None = None
     isolation: str = AUDIT_HOOK
     isolation_details: dict[str, Any] = field(default_factory=dict)
+    threat_model: str = RECONSTRUCTION
 
 
 def resolve_device(name: str) -> str:
@@ -175,6 +177,12 @@ def run_attack(
     challenge_dir, out_dir = Path(challenge_dir).resolve(), Path(out_dir).resolve()
     challenge = load_challenge(challenge_dir)  # validates the public files before any work
     attack_cls = ATTACKS.get(attack_name)
+    if attack_cls.threat_model == MEMBERSHIP and challenge.membership is None:
+        raise InputFileError(
+            challenge_dir / META_FILE,
+            f"{attack_name!r} is a membership attack but this is not a membership challenge "
+            "(generate it with --membership)",
+        )
     config = resolve_data_sources(apply_overrides(attack_cls.Config(), overrides or {}))
     attack_cls(config)  # validates the config in the parent, where errors are cheap
     device = resolve_device(options.device)
@@ -256,6 +264,7 @@ def run_attack(
         info=dict(result.get("info", {})),
         isolation=status.isolation if status is not None else AUDIT_HOOK,
         isolation_details={} if status is None else {k: v for k, v in status.to_json().items() if k != "isolation"},
+        threat_model=attack_cls.threat_model,
     )
     if score or record:
         _score_and_record(
@@ -360,8 +369,20 @@ def _score_and_record(
     command_line: str | None,
     entry_stem: str | None = None,
 ) -> None:
-    from instahide_bench.benchmark.recording import record_run
+    from instahide_bench.benchmark.recording import record_membership_run, record_run
 
+    if report.threat_model == MEMBERSHIP:
+        record_membership_run(
+            report,
+            challenge_dir,
+            out_dir / "membership_scores.npy",
+            record=record,
+            leaderboard_root=leaderboard_root,
+            entry_name=entry_name,
+            command_line=command_line or shlex.join(sys.argv),
+            entry_stem=entry_stem,
+        )
+        return
     record_run(
         report,
         challenge_dir,

@@ -5,6 +5,12 @@ challenge.json metadata) and an :class:`AttackContext` (torch device, progress r
 a private working directory for caches); it returns an :class:`AttackResult` holding the
 E x 32 x 32 x 3 decryption and optional extras.
 
+Two threat models share this interface (the class attribute ``threat_model``):
+
+* ``reconstruction`` (the default): recover the private images; the result's ``decryption``.
+* ``membership`` (:class:`MembershipAttack`): tell which candidates of a membership challenge
+  (``challenge.membership``) were private images; the result's ``membership_scores``.
+
 Attacks register by name in :data:`ATTACKS`; third-party packages add theirs through the
 entry-point group ``instahide_bench.attacks``.
 """
@@ -30,6 +36,12 @@ if TYPE_CHECKING:
     from tqdm.auto import tqdm
 
 T = TypeVar("T")
+
+#: The attack recovers private images (``AttackResult.decryption``).
+RECONSTRUCTION = "reconstruction"
+#: The attack scores membership candidates (``AttackResult.membership_scores``).
+MEMBERSHIP = "membership"
+THREAT_MODELS = (RECONSTRUCTION, MEMBERSHIP)
 
 
 @dataclass
@@ -140,10 +152,12 @@ class AttackResult:
 
     ``succeeded`` is False when the attack knows it did not break the challenge (e.g. no seed
     matched): its decryption is then a fallback that still scores, and ``message`` says why.
+    A reconstruction attack fills ``decryption``, a membership attack ``membership_scores``;
+    the runner refuses a result without the one its threat model needs.
 
     Attributes
     ----------
-    decryption : numpy.ndarray
+    decryption : numpy.ndarray or None
         One row per encryption (E x 32 x 32 x 3, in the challenge's pixel space); what is scored.
     recovered : numpy.ndarray or None
         The attack's set of recovered private images (R x 32 x 32 x 3), when it has one.
@@ -155,14 +169,19 @@ class AttackResult:
         Why it failed (or any short note for the report).
     info : dict
         JSON-able extras (numbers, strings, small arrays) recorded in the run's result.json.
+    membership_scores : numpy.ndarray or None
+        Membership attacks: one float per candidate (C), higher meaning "more likely a member";
+        written as ``membership_scores.npy`` and scored by ROC AUC and TPR at low FPR, so only
+        the order of the scores matters.
     """
 
-    decryption: np.ndarray
+    decryption: np.ndarray | None = None
     recovered: np.ndarray | None = None
     assignment: np.ndarray | None = None
     succeeded: bool = True
     message: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+    membership_scores: np.ndarray | None = None
 
 
 class Attack(Plugin):
@@ -225,6 +244,8 @@ class Attack(Plugin):
     complexity: ClassVar[str] = "unstated"
     #: One line for ``instahide-bench attacks``.
     summary: ClassVar[str] = ""
+    #: What the attack is after: ``reconstruction`` (a decryption) or ``membership`` (candidate scores).
+    threat_model: ClassVar[str] = RECONSTRUCTION
 
     @abstractmethod
     def run(self, challenge: PublicChallenge, context: AttackContext) -> AttackResult:
@@ -242,6 +263,36 @@ class Attack(Plugin):
         AttackResult
             A decryption with one row per encryption, in ``challenge.pixels``.
         """
+
+
+class MembershipAttack(Attack):
+    """Base class of membership-inference attacks: ``run`` scores the candidates of a membership challenge.
+
+    The challenge is an ordinary one (the release: ``challenge.encryption`` and
+    ``challenge.labels``, e.g. a condensed set, a random subset, InstaHide encryptions or the
+    private images themselves) plus ``challenge.membership``: the candidate images (C x 32 x 32 x
+    3, in ``challenge.pixels``) and their class labels (int64, C). The runner only starts a
+    membership attack on a challenge that has candidates. ``run`` returns
+    ``AttackResult(membership_scores=scores)``: one finite float per candidate, in the order of
+    the candidates, higher meaning "more likely a member". Which candidates are members is in
+    the key, which the attack never sees.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> class NearestRelease(MembershipAttack):
+    ...     name = "nearest-release"
+    ...     Config = dict
+    ...     def run(self, challenge, context):
+    ...         candidates = challenge.membership.images.reshape(len(challenge.membership), -1)
+    ...         release = challenge.encryption.reshape(challenge.num_rows, -1)
+    ...         distance = ((candidates[:, None] - release[None]) ** 2).sum(-1).min(1)
+    ...         return AttackResult(membership_scores=-distance)
+    >>> NearestRelease.threat_model
+    'membership'
+    """
+
+    threat_model: ClassVar[str] = MEMBERSHIP
 
 
 ATTACKS: Registry[type[Attack]] = Registry("attack", "instahide_bench.attacks")

@@ -6,12 +6,16 @@
       challenge.json    public metadata, with a sha256 of each public file
       encryption.npy    float32, E x 32 x 32 x 3 (NHWC)
       label.npy         float32, E x C
+      candidates.npy, candidate_labels.npy
+                        membership challenges only: the candidates (see core/membership.py)
       key/              ground truth: never given to an attack
         private.npy     float32, n x 32 x 32 x 3, in the challenge's pixel space
         assignment.npz  per row: private indices, all k coefficients, public indices, ...
         public.npy      the public pool (cross-dataset)
         init_index.npy  releases (dataset condensation, random subset) only: per row, the
                         private image it was initialised from or copies (-1: none)
+        membership.npy, candidate_index.npy
+                        membership challenges only: the truth about each candidate
         key.json        seed, data provenance and sha256 of the key files
 
 A directory holding only ``encryption.npy`` and ``label.npy`` (the layout of the original
@@ -30,7 +34,7 @@ import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -49,6 +53,9 @@ from instahide_bench.core.io import (
 )
 from instahide_bench.core.pixels import PixelSpace, get_pixel_space, pixel_space_from_json
 from instahide_bench.core.release2020 import assumed_release_params
+
+if TYPE_CHECKING:
+    from instahide_bench.core.membership import MembershipCandidates, MembershipSet
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +121,9 @@ class ChallengeMeta:
         (:func:`~instahide_bench.core.release2020.assumed_release_params`).
     assumed : tuple of str
         Names of the ``params`` that were assumed rather than read from challenge.json.
+    membership : dict or None
+        For a membership challenge (:mod:`~instahide_bench.core.membership`): the candidate counts
+        and the non-members' source; None otherwise.
     """
 
     challenge_id: str
@@ -132,6 +142,7 @@ class ChallengeMeta:
     image_shape: tuple[int, int, int] = IMAGE_SHAPE
     original_release: bool = False
     assumed: tuple[str, ...] = ()
+    membership: dict[str, Any] | None = None
 
     @property
     def num_classes(self) -> int:
@@ -162,6 +173,7 @@ class ChallengeMeta:
             "created": self.created,
             "original_release": self.original_release,
             "files": self.files,
+            **({"membership": self.membership} if self.membership is not None else {}),
         }
 
     @classmethod
@@ -204,6 +216,11 @@ class ChallengeMeta:
             raise InputFileError(path, f"'num_rows' must be a positive integer, got {obj['num_rows']!r}")
         if not isinstance(obj["class_names"], list) or not obj["class_names"]:
             raise InputFileError(path, "'class_names' must be a non-empty list")
+        membership = None
+        if obj.get("membership") is not None:
+            from instahide_bench.core.membership import check_membership_meta
+
+            membership = check_membership_meta(obj["membership"], path)
         shape = tuple(obj.get("image_shape", IMAGE_SHAPE))
         if shape != IMAGE_SHAPE:
             raise InputFileError(path, f"image_shape {list(shape)} is not supported (only {list(IMAGE_SHAPE)})")
@@ -223,6 +240,7 @@ class ChallengeMeta:
             format_version=int(obj["format_version"]),
             image_shape=IMAGE_SHAPE,
             original_release=bool(obj.get("original_release", False)),
+            membership=membership,
         )
 
 
@@ -243,12 +261,15 @@ class PublicChallenge:
         float32, E x C: each encryption's mixed label.
     path : Path or None
         The directory it was loaded from (a public copy, for isolated runs); None in memory.
+    membership : MembershipCandidates or None
+        A membership challenge's candidates (images and labels, no truth); None otherwise.
     """
 
     meta: ChallengeMeta
     encryption: np.ndarray
     labels: np.ndarray
     path: Path | None = None
+    membership: MembershipCandidates | None = None
 
     @property
     def num_rows(self) -> int:
@@ -382,6 +403,8 @@ class EncodedChallenge:
         The named preset, if any (prefixes the challenge id).
     sources : dict
         Public description of the data sources.
+    membership : MembershipSet or None
+        Candidates and their truth, for a membership challenge (``generate --membership``).
     """
 
     encryption: np.ndarray
@@ -394,6 +417,7 @@ class EncodedChallenge:
     key: ChallengeKey
     preset: str | None = None
     sources: dict[str, str] = field(default_factory=dict)
+    membership: MembershipSet | None = None
 
     def public_view(self, challenge_id: str = "in-memory") -> PublicChallenge:
         """The attacker's view, without writing anything (for tests and in-process runs).
@@ -409,7 +433,8 @@ class EncodedChallenge:
             Sharing ``encryption`` and ``labels`` with this object (no copy), with ``path=None``.
         """
         meta = _build_meta(self, challenge_id, files={})
-        return PublicChallenge(meta, self.encryption, self.labels)
+        candidates = None if self.membership is None else self.membership.candidates
+        return PublicChallenge(meta, self.encryption, self.labels, membership=candidates)
 
 
 def _build_meta(encoded: EncodedChallenge, challenge_id: str, files: dict[str, str]) -> ChallengeMeta:
@@ -426,6 +451,7 @@ def _build_meta(encoded: EncodedChallenge, challenge_id: str, files: dict[str, s
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         sources=dict(encoded.sources),
         files=files,
+        membership=None if encoded.membership is None else encoded.membership.meta(),
     )
 
 
@@ -456,6 +482,12 @@ def write_challenge(
         files = {name: sha256_file(staging / name) for name in PUBLIC_FILES}
         prefix = encoded.preset or encoded.encoder
         challenge_id = f"{prefix}-{files[ENCRYPTION_FILE][:10]}"
+        if encoded.membership is not None:
+            if original_layout:
+                raise InputFileError(out_dir, "a membership challenge needs challenge.json (drop --original-layout)")
+            from instahide_bench.core.membership import write_membership_files
+
+            files.update(write_membership_files(staging, encoded.membership, staging / KEY_DIR))
         _write_key(staging / KEY_DIR, encoded.key)
         if original_layout:
             challenge_id = f"original-{files[ENCRYPTION_FILE][:10]}"  # what the reader will call it
@@ -620,7 +652,12 @@ def load_challenge(directory: str | os.PathLike[str], *, mmap: bool = False) -> 
             directory / LABEL_FILE,
             f"has {labels.shape[1]} label columns but challenge.json names {meta.num_classes} classes",
         )
-    return PublicChallenge(meta, encryption, labels, directory)
+    membership = None
+    if meta.membership is not None:
+        from instahide_bench.core.membership import load_candidates
+
+        membership = load_candidates(directory, meta.membership, meta.files, meta.num_classes)
+    return PublicChallenge(meta, encryption, labels, directory, membership)
 
 
 def has_key(directory: str | os.PathLike[str]) -> bool:
@@ -665,9 +702,11 @@ def load_key(directory: str | os.PathLike[str], num_rows: int | None = None) -> 
 
 def copy_public_files(directory: str | os.PathLike[str], destination: str | os.PathLike[str]) -> Path:
     """Copy only the public files of a challenge (what an isolated attack may see)."""
+    from instahide_bench.core.membership import MEMBERSHIP_FILES
+
     directory, destination = Path(directory), Path(destination)
     destination.mkdir(parents=True, exist_ok=True)
-    for name in (META_FILE, *PUBLIC_FILES):
+    for name in (META_FILE, *PUBLIC_FILES, *MEMBERSHIP_FILES):
         source = directory / name
         if source.exists():
             shutil.copy2(source, destination / name)

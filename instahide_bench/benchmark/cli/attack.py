@@ -123,6 +123,15 @@ def run_attack_command(args: argparse.Namespace) -> int:
     )
     if report.message:
         print(f"  {report.message}")
+    if report.threat_model == "membership":
+        print(f"  membership scores: {report.out_dir}/membership_scores.npy")
+        if report.scores:
+            from instahide_bench.benchmark.cli.score import print_membership_report
+
+            print_membership_report({"challenge_id": report.challenge_id, **report.scores})
+        if report.entry_path:
+            print(f"  leaderboard entry: {report.entry_path}")
+        return 0
     print(f"  decryption: {report.out_dir}/decryption.npy")
     if report.scores:
         s = report.scores

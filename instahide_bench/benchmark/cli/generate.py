@@ -36,6 +36,27 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         help="public part as the 2020 release shipped it: encryption.npy and label.npy, no challenge.json "
         "(readers assume the release's published parameters; key/ is still written for scoring)",
     )
+    member = gen.add_argument_group("membership inference (docs/membership.md)")
+    member.add_argument(
+        "--membership",
+        action="store_true",
+        help="also write candidates.npy / candidate_labels.npy: private images (members) and held-out images "
+        "(non-members), shuffled; the truth goes to key/membership.npy",
+    )
+    member.add_argument(
+        "--candidates",
+        type=int,
+        default=None,
+        metavar="N",
+        help="total candidates, half members and half non-members (default: every private image and as many "
+        "non-members)",
+    )
+    member.add_argument(
+        "--non-members",
+        default=None,
+        metavar="SOURCE",
+        help="where non-members come from (default: the --private source, minus the private images)",
+    )
     gen.set_defaults(func=run_generate)
 
     presets = subparsers.add_parser("presets", help="list the encoder presets and their parameters")
@@ -44,8 +65,12 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from instahide_bench.benchmark.generate import generate
+    from instahide_bench.benchmark.generate import MembershipRequest, generate
+    from instahide_bench.core.errors import ConfigError
 
+    if not args.membership and (args.candidates is not None or args.non_members is not None):
+        raise ConfigError("--candidates and --non-members need --membership")
+    membership = MembershipRequest(args.candidates, args.non_members) if args.membership else None
     path, times = generate(
         args.preset,
         args.out,
@@ -56,11 +81,17 @@ def run_generate(args: argparse.Namespace) -> int:
         data_seed=args.data_seed,
         overwrite=args.overwrite,
         original_layout=args.original_layout,
+        membership=membership,
     )
     from instahide_bench.core.challenge import load_challenge
 
     meta = load_challenge(path).meta
     print(f"wrote {meta.num_rows} encryptions ({meta.challenge_id}) to {path}")
+    if meta.membership is not None:
+        print(
+            f"membership: {meta.membership['candidates']} candidates ({meta.membership['members']} members, "
+            f"{meta.membership['non_members']} non-members from {meta.membership['non_member_source']})"
+        )
     print(
         f"time: private {times.private_load:.2f}s, public pool {times.public_load:.2f}s, "
         f"encode {times.encode:.2f}s, write {times.write:.2f}s"

@@ -23,12 +23,22 @@ if TYPE_CHECKING:
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     score = subparsers.add_parser(
         "score",
-        help="score a decryption against a challenge (SPEC §4 metric)",
+        help="score a decryption (SPEC §4 metric) or membership scores against a challenge",
         description="Compare each row of a decryption (.npy, E x 32 x 32 x 3, float or uint8) with the two private "
-        "images of that encryption; print Max_SSIM, Mean_SSIM, Min_L2 and Mean_L2 averaged over the rows.",
+        "images of that encryption; print Max_SSIM, Mean_SSIM, Min_L2 and Mean_L2 averaged over the rows. "
+        "With --scores (a membership challenge): ROC AUC, TPR at 0.1%% and 1%% FPR and balanced accuracy, with "
+        "bootstrap intervals (docs/membership.md).",
     )
     score.add_argument("--challenge", required=True, metavar="DIR", help="challenge directory (with key/)")
-    score.add_argument("--decryption", required=True, metavar="FILE", help="decryption .npy, one image per encryption")
+    answer = score.add_mutually_exclusive_group(required=True)
+    answer.add_argument("--decryption", metavar="FILE", help="decryption .npy, one image per encryption")
+    answer.add_argument(
+        "--scores", metavar="FILE", help="membership_scores.npy: one float per candidate, higher = member"
+    )
+    score.add_argument(
+        "--resamples", type=int, default=1000, metavar="N", help="--scores: bootstrap resamples (default 1000)"
+    )
+    score.add_argument("--bootstrap-seed", type=int, default=0, help="--scores: seed of the bootstrap (default 0)")
     score.add_argument("--name", help="entry name for --record (default: the decryption file's stem)")
     score.add_argument("--json", action="store_true", help="print the scores as JSON")
     score.add_argument("--per-row", metavar="CSV", help="also write per-row scores to this CSV file")
@@ -51,7 +61,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 def _command_words(args: argparse.Namespace) -> list[str]:
     """The arguments that produced an entry, rebuilt from the parsed options (works in-process too)."""
-    words = ["score", "--challenge", args.challenge, "--decryption", args.decryption]
+    words = ["score", "--challenge", args.challenge]
+    words += ["--scores", args.scores] if args.scores else ["--decryption", args.decryption]
     for option, value in (
         ("--name", args.name),
         ("--per-row", args.per_row),
@@ -70,6 +81,8 @@ def _command_words(args: argparse.Namespace) -> list[str]:
 
 
 def run_score(args: argparse.Namespace) -> int:
+    if args.scores:
+        return _run_membership_score(args)
     from instahide_bench.core.challenge import load_challenge, load_key
     from instahide_bench.core.scoring import score_decryption, write_per_row_csv
     from instahide_bench.core.submission import load_decryption
@@ -124,6 +137,67 @@ def _record(
         notes=args.notes,
     )
     return record_entry(entry, args.leaderboard, grid=GridSource(challenge, key, decryption, result.rows))
+
+
+def _run_membership_score(args: argparse.Namespace) -> int:
+    from instahide_bench.core.challenge import load_challenge
+    from instahide_bench.core.membership import load_membership_key
+    from instahide_bench.core.membership_scoring import load_scores, score_membership
+
+    if args.per_row:
+        raise InputFileError(args.per_row, "--per-row applies to decryptions, not to --scores")
+    challenge = load_challenge(args.challenge, mmap=True)
+    key = load_membership_key(args.challenge, challenge)
+    assert challenge.membership is not None
+    values = load_scores(args.scores, len(challenge.membership))
+    result = score_membership(key, values, resamples=args.resamples, seed=args.bootstrap_seed, source=args.scores)
+    report: dict[str, Any] = {"challenge_id": challenge.meta.challenge_id, "scores": args.scores, **result.to_json()}
+    if args.record:
+        from instahide_bench.benchmark.leaderboard import AttackInfo
+        from instahide_bench.benchmark.leaderboard.membership import membership_entry, record_membership_entry
+        from instahide_bench.core.provenance import collect_provenance
+
+        entry = membership_entry(
+            args.name or Path(args.scores).stem,
+            AttackInfo(args.attack, args.attack_version, {}, args.complexity),
+            challenge,
+            result,
+            runtime_seconds=args.runtime,
+            peak_memory_bytes=args.peak_memory,
+            provenance=collect_provenance(_command_words(args)),
+            notes=args.notes,
+        )
+        with _reported_as_input_error(args.leaderboard):
+            report["entry"] = str(record_membership_entry(entry, args.leaderboard, roc=(key, values)))
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        print()
+    else:
+        print_membership_report(report)
+    return 0
+
+
+def print_membership_report(report: dict[str, Any]) -> None:
+    """The membership figures as a short text table (also used by ``attack --score``)."""
+    from instahide_bench.benchmark.leaderboard.membership import format_metric
+    from instahide_bench.core.membership_scoring import FPR_LEVELS, MIN_FALSE_POSITIVES
+
+    print(f"challenge   {report['challenge_id']}")
+    if "scores" in report:
+        print(f"scores      {report['scores']}")
+    sections = [("all members", report)]
+    if report.get("init"):
+        sections.append(("init members", report["init"]))
+    for title, figures in sections:
+        print(f"{title}: {figures['num_members']} members, {figures['num_non_members']} non-members")
+        for name in ("auc", *FPR_LEVELS, "balanced_accuracy"):
+            interval = figures["intervals"].get(name)
+            reliable = figures["reliable"].get(name, True)
+            print(f"  {name:<18} {format_metric(figures[name], interval, reliable)}")
+    if not all(report["reliable"].values()):
+        print(f"  † fewer than {MIN_FALSE_POSITIVES} false positives allowed at that FPR: too few non-members")
+    if "entry" in report:
+        print(f"recorded    {report['entry']}")
 
 
 def _print_report(report: dict[str, Any], num_rows: int) -> None:

@@ -276,12 +276,13 @@ def render_leaderboard(root: str | os.PathLike[str]) -> list[Path]:
 
     Entries that cannot be read are logged (naming the file) and left out of the tables.
     """
+    from instahide_bench.benchmark.leaderboard.membership import membership_markdown
     from instahide_bench.benchmark.leaderboard.utility import utility_markdown
 
     root = Path(root)
     groups = ranked_groups(load_entries(root, skip_invalid=True))
     outputs = {
-        root / README_FILE: render_markdown(groups) + utility_markdown(root),
+        root / README_FILE: render_markdown(groups) + utility_markdown(root) + membership_markdown(root),
         root / CSV_FILE: render_csv(groups, root),
         root / HTML_FILE: render_html(groups, root),
     }
