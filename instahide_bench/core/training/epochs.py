@@ -15,7 +15,7 @@ import numpy as np
 
 from instahide_bench.core.data.base import ImageSet
 from instahide_bench.core.pixels import PixelSpace
-from instahide_bench.core.training.augment import augment_set
+from instahide_bench.core.training.augment import augment_images, augment_set
 from instahide_bench.core.training.batches import TrainingBatch, clean_epoch
 from instahide_bench.core.training.loop import EpochSource, TrainConfig, epoch_seed
 
@@ -66,4 +66,27 @@ def encoder_test_epochs(encoder: Encoder, test: ImageSet, public: ImageSet | Non
     return epoch
 
 
-__all__ = ["batches_per_epoch", "clean_epochs", "encoder_epochs", "encoder_test_epochs"]
+def fixed_set_epochs(rows: TrainingBatch, pixels: PixelSpace, config: TrainConfig) -> EpochSource:
+    """A fixed set of float rows (a published release, e.g. encryptions with their soft labels) trained
+    on every epoch: augmented and reshuffled like clean images, never re-encoded.
+
+    The augmentation works on [0, 1] values (``pixels.to_unit``) so that the crop pads with
+    black, as it does for uint8 images; the rows go back to ``pixels`` afterwards.
+    """
+
+    def epoch(number: int) -> Iterator[TrainingBatch]:
+        inputs = rows.inputs
+        if config.augment != "none":
+            rng = np.random.default_rng(epoch_seed(config.seed, number, _AUGMENT))
+            inputs = pixels.from_unit(augment_images(pixels.to_unit(inputs), config.augment, rng))
+        order = np.random.default_rng(epoch_seed(config.seed, number, _ORDER)).permutation(len(rows))
+        for start in range(0, len(order), config.batch_size):
+            chosen = order[start : start + config.batch_size]
+            yield TrainingBatch(
+                np.ascontiguousarray(inputs[chosen], dtype=np.float32), rows.targets[chosen], rows.primary[chosen]
+            )
+
+    return epoch
+
+
+__all__ = ["batches_per_epoch", "clean_epochs", "encoder_epochs", "encoder_test_epochs", "fixed_set_epochs"]
