@@ -79,8 +79,9 @@ class Encoder(Plugin):
         """
 
     # ------------------------------------------------------------ training on the encodings
-    # Optional: an encoder that implements training_epoch can be scored for utility
-    # (``instahide-bench utility``); the others refuse with a clear message.
+    # Optional: an encoder that implements training_epoch (or, for a fixed release,
+    # training_release) can be scored for utility (``instahide-bench utility``); the others
+    # refuse with a clear message.
 
     def training_pixels(self) -> PixelSpace:
         """The pixel space training inputs live in (clean test images are mapped to it too)."""
@@ -116,6 +117,34 @@ class Encoder(Plugin):
         TrainingBatch
         """
         raise ConfigError(f"encoder {self.name!r} cannot encode for training (it has no training_epoch)")
+
+    def training_release(
+        self, private: ImageSet, public: ImageSet | None = None, *, seed: int | None = None
+    ) -> TrainingBatch | None:
+        """The one fixed release made from ``private``, for encoders whose output is a data set, not encryptions.
+
+        Dataset condensation and a random subset release a small labelled set once; a model is
+        trained on that same set every epoch (augmented and reshuffled like clean images), not
+        on fresh encodings. Such an encoder returns the release here, made from all of
+        ``private`` (its config's ``n`` is ignored); the default None means the encoder is
+        trained on through :meth:`training_epoch` instead.
+
+        Parameters
+        ----------
+        private : ImageSet
+            The private training images the release is made from (unaugmented).
+        public : ImageSet, optional
+            Unused by the built-in release encoders.
+        seed : int, optional
+            Seeds the release's randomness, so that a resumed training run rebuilds the same release.
+
+        Returns
+        -------
+        TrainingBatch or None
+            The release rows (inputs in :meth:`training_pixels`), their one-hot targets, and the
+            position in ``private`` of each row's initialising image (-1 for none).
+        """
+        return None
 
 
 ENCODERS: Registry[type[Encoder]] = Registry("encoder", "instahide_bench.encoders")

@@ -1,7 +1,22 @@
-"""Challenge generators: the InstaHide family and its named presets."""
+"""Challenge generators: the InstaHide family, the releases of SPEC §3.3 (dataset condensation, a random
+subset) and their named presets."""
 
 from instahide_bench.core.encoder import ENCODERS, Encoder
+from instahide_bench.encoders.condensation import DatasetCondensationConfig, DatasetCondensationEncoder
 from instahide_bench.encoders.instahide import InstaHideConfig, InstaHideEncoder
 from instahide_bench.encoders.presets import PRESETS, Preset, get_preset
+from instahide_bench.encoders.random_subset import RandomSubsetConfig, RandomSubsetEncoder
 
-__all__ = ["ENCODERS", "PRESETS", "Encoder", "InstaHideConfig", "InstaHideEncoder", "Preset", "get_preset"]
+__all__ = [
+    "ENCODERS",
+    "PRESETS",
+    "DatasetCondensationConfig",
+    "DatasetCondensationEncoder",
+    "Encoder",
+    "InstaHideConfig",
+    "InstaHideEncoder",
+    "Preset",
+    "RandomSubsetConfig",
+    "RandomSubsetEncoder",
+    "get_preset",
+]

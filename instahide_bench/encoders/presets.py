@@ -13,6 +13,8 @@ from instahide_bench.core.config import apply_overrides
 from instahide_bench.core.encoder import ENCODERS, Encoder
 from instahide_bench.core.errors import ConfigError
 from instahide_bench.core.instahide import InstaHideConfig
+from instahide_bench.encoders.condensation import DatasetCondensationConfig
+from instahide_bench.encoders.random_subset import RandomSubsetConfig
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,26 @@ PRESETS: dict[str, Preset] = {
             "instahide",
             InstaHideConfig(rng="secure", public_reuse="fresh", T=10),
             "The authors' suggested mitigations: secure RNG, few encryptions per image (T=10), fresh public patches.",
+        ),
+        Preset(
+            "dc-real",
+            "dataset-condensation",
+            DatasetCondensationConfig(init="real"),
+            "Dataset condensation by distribution matching (Zhao & Bilen): m=10 synthetic images per class of n=200, "
+            "initialised from real private images (recorded in key/init_index.npy); 200 iterations, ConvNet width 32.",
+        ),
+        Preset(
+            "dc-noise",
+            "dataset-condensation",
+            DatasetCondensationConfig(init="noise"),
+            "dc-real started from uniform noise: no private image initialises a row (rows are scored against "
+            "the nearest private image of their class).",
+        ),
+        Preset(
+            "random-subset",
+            "random-subset",
+            RandomSubsetConfig(),
+            "m=10 real private images per class of n=200, released as they are: the baseline condensation must beat.",
         ),
     )
 }
