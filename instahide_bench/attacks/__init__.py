@@ -6,7 +6,7 @@ never imports the others. Third-party attacks arrive through the entry-point gro
 ``instahide_bench.attacks``.
 """
 
-from instahide_bench.attacks import baselines  # noqa: F401  (registers zero, abs-rescale)
+from instahide_bench.attacks import baselines  # noqa: F401  (registers zero, abs-rescale, identity)
 from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult
 
 ATTACKS.add_lazy("carlini-graph", "instahide_bench.attacks.carlini.attack:CarliniGraphAttack")

@@ -43,3 +43,22 @@ class AbsRescaleAttack(Attack):
 
     def run(self, challenge: PublicChallenge, context: AttackContext) -> AttackResult:
         return AttackResult(abs_rescaled(challenge.encryption, challenge.pixels), message="baseline")
+
+
+@ATTACKS.register("identity")
+class IdentityAttack(Attack):
+    """Decrypts every row as itself: the release is its own decryption.
+
+    The baseline for releases that are image sets rather than encryptions (dataset
+    condensation, a random subset, SPEC §3.3): it scores how much a release row looks like the
+    private image behind it without any attack at all (Max_SSIM 1 for a random subset).
+    """
+
+    name = "identity"
+    version = "1.0"
+    Config = NoConfig
+    complexity = "O(E)"
+    summary = "baseline: each row as its own decryption (for releases: dataset condensation, random subset)"
+
+    def run(self, challenge: PublicChallenge, context: AttackContext) -> AttackResult:
+        return AttackResult(challenge.pixels.clip(np.array(challenge.encryption, dtype=np.float32)), message="baseline")
