@@ -4,6 +4,9 @@ What ``instahide-bench utility`` runs. The recipe is the authors' (see
 :mod:`instahide_bench.core.training.loop`); the encoder supplies each epoch's encodings
 through :meth:`~instahide_bench.core.encoder.Encoder.training_epoch`, and the baseline is the
 same recipe on the clean images (same model, epochs, pixel space, augmentation and seed).
+An encoder whose output is one fixed release (dataset condensation, a random subset: its
+:meth:`~instahide_bench.core.encoder.Encoder.training_release`) makes that release once from the
+training images, and the model trains on the same release every epoch, augmented and reshuffled.
 
 Output directory::
 
@@ -35,7 +38,14 @@ from instahide_bench.core.errors import ConfigError
 from instahide_bench.core.io import write_json_atomic
 from instahide_bench.core.pixels import PixelSpace, get_pixel_space
 from instahide_bench.core.training import EvalSet, TrainConfig, TrainResult, train
-from instahide_bench.core.training.epochs import batches_per_epoch, clean_epochs, encoder_epochs, encoder_test_epochs
+from instahide_bench.core.training.epochs import (
+    batches_per_epoch,
+    clean_epochs,
+    encoder_epochs,
+    encoder_test_epochs,
+    fixed_set_epochs,
+)
+from instahide_bench.core.training.loop import EpochSource, epoch_seed
 from instahide_bench.encoders.presets import get_preset
 
 logger = logging.getLogger(__name__)
@@ -48,6 +58,8 @@ DEFAULT_PRIVATE = "mnist5k"
 DEFAULT_PUBLIC = "embedded"
 RESULT_FILE = "utility.json"
 RESULT_FORMAT_VERSION = 1
+#: The random stream (of "epoch" 0) that seeds a fixed release, so that --resume rebuilds the same one.
+_RELEASE_STREAM = 5
 
 
 def default_test_source(private: str) -> str:
@@ -215,12 +227,13 @@ def run_utility(request: UtilityRequest, out_dir: str | os.PathLike[str], *, res
         needed = max(encoder.training_public(len(private)), encoder.training_public(len(test_images)))
         if needed:
             public = parse_source(request.public, "public").load(needed, request.data_seed + 1)
+        epochs, encoded_steps, test_encodings = _encoded_epochs(encoder, private, public, test_images, pixels, config)
         result = train(
             config,
             num_classes,
-            encoder_epochs(encoder, private, public, config),
+            epochs,
             test,
-            batches_per_epoch=steps,
+            batches_per_epoch=encoded_steps,
             checkpoint=checkpoints / "encoded.pt",
             resume=resume and (checkpoints / "encoded.pt").is_file(),
             fingerprint={
@@ -231,7 +244,7 @@ def run_utility(request: UtilityRequest, out_dir: str | os.PathLike[str], *, res
                 "pretrain": request.pretrain,
             },
             initial_state=initial_state,
-            test_encodings=encoder_test_epochs(encoder, test_images, public, config),
+            test_encodings=test_encodings,
             label=request.encoder,
         )
     summary = UtilityResult(
@@ -268,6 +281,40 @@ def run_utility(request: UtilityRequest, out_dir: str | os.PathLike[str], *, res
         baseline_seconds,
     )
     return summary
+
+
+def _encoded_epochs(
+    encoder: Encoder,
+    private: ImageSet,
+    public: ImageSet | None,
+    test_images: ImageSet,
+    pixels: PixelSpace,
+    config: TrainConfig,
+) -> tuple[EpochSource, int, EpochSource | None]:
+    """What the encoded run trains on: fresh encodings every epoch, or one fixed release.
+
+    Returns the epoch source, the batches per epoch and the test encodings (inference mode;
+    None for a release, whose test images are never encoded).
+    """
+    clock = time.perf_counter()
+    release = encoder.training_release(private, public, seed=epoch_seed(config.seed, 0, _RELEASE_STREAM))
+    if release is None:
+        steps = batches_per_epoch(len(private), config.batch_size)
+        return (
+            encoder_epochs(encoder, private, public, config),
+            steps,
+            encoder_test_epochs(encoder, test_images, public, config),
+        )
+    if config.inference_encodings:
+        raise ConfigError(f"{encoder.name} releases a fixed image set: its test images are not encoded (drop it)")
+    logger.info(
+        "utility: %s released %d rows from %d training images in %.1f s; training on that release every epoch",
+        encoder.name,
+        len(release),
+        len(private),
+        time.perf_counter() - clock,
+    )
+    return fixed_set_epochs(release, pixels, config), batches_per_epoch(len(release), config.batch_size), None
 
 
 def _pretrain(request: UtilityRequest, pixels: PixelSpace, checkpoints: Path, resume: bool) -> TrainResult:
