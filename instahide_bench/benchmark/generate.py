@@ -110,7 +110,9 @@ def _add_membership(
         "non_member_source": spec.partition(":")[0],
         "member_selection": "all" if members == len(private) else "sample",
     }
-    chosen = build_membership_set(private, non_members, encoded.pixels, members=members, rng=rng, info=info)
+    chosen = build_membership_set(
+        private, non_members, encoded.pixels, members=members, rng=rng, info=info, init_index=encoded.key.init_index
+    )
     key = dataclasses.replace(
         encoded.key,
         provenance={**encoded.key.provenance, "non_member_source": spec, "non_member_ids": non_members.ids.tolist()},

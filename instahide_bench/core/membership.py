@@ -176,12 +176,14 @@ def build_membership_set(
     members: int,
     rng: np.random.Generator,
     info: dict[str, Any] | None = None,
+    init_index: np.ndarray | None = None,
 ) -> MembershipSet:
     """Candidates: ``members`` private images (all, or a sample drawn from ``rng``) and every
     image of ``non_members``, shuffled by ``rng``.
 
     ``private`` must be the encoder's private set in the order of ``key/private.npy``, so that a
-    member's position in it is its ``private_index``.
+    member's position in it is its ``private_index``; ``init_index`` is the encoder key's, when
+    it has one (see :func:`init_members`).
     """
     if members > len(private):
         raise ConfigError(f"{members} members asked for but there are only {len(private)} private images")
@@ -195,7 +197,20 @@ def build_membership_set(
     index = np.concatenate([member_rows, np.full(len(non_members), -1)]).astype(np.int64)
     order = rng.permutation(len(index))
     candidates = MembershipCandidates(pixels.from_uint8(images[order]), labels[order], dict(info or {}))
-    return MembershipSet(candidates, MembershipKey(index[order] >= 0, index[order]))
+    is_member, private_index = index[order] >= 0, index[order]
+    return MembershipSet(
+        candidates, MembershipKey(is_member, private_index, init_members(private_index, is_member, init_index))
+    )
+
+
+def init_members(private_index: np.ndarray, is_member: np.ndarray, init_index: np.ndarray | None) -> np.ndarray | None:
+    """Which member candidates initialised (or are) a release row, from the encoder key's
+    ``init_index`` (per release row, a private index or -1); None when the key has none."""
+    if init_index is None:
+        return None
+    used = np.asarray(init_index)[np.asarray(init_index) >= 0]
+    init: np.ndarray = np.isin(private_index, used) & is_member
+    return init
 
 
 # --------------------------------------------------------------------------------------- files
@@ -294,11 +309,8 @@ def load_membership_key(
         )
     if key is None and has_key(directory):
         key = load_key(directory, challenge.num_rows)
-    init = None
-    init_index = getattr(key, "init_index", None) if key is not None else None
-    if init_index is not None:
-        init = np.isin(index, np.asarray(init_index)[np.asarray(init_index) >= 0]) & is_member
-    return MembershipKey(is_member, index, init)
+    init_index = key.init_index if key is not None else None
+    return MembershipKey(is_member, index, init_members(index, is_member, init_index))
 
 
 __all__ = [
@@ -313,6 +325,7 @@ __all__ = [
     "MembershipSet",
     "build_membership_set",
     "check_membership_meta",
+    "init_members",
     "load_candidates",
     "load_membership_key",
     "load_non_members",

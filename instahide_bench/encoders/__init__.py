@@ -6,6 +6,7 @@ from instahide_bench.encoders.condensation import DatasetCondensationConfig, Dat
 from instahide_bench.encoders.instahide import InstaHideConfig, InstaHideEncoder
 from instahide_bench.encoders.presets import PRESETS, Preset, get_preset
 from instahide_bench.encoders.random_subset import RandomSubsetConfig, RandomSubsetEncoder
+from instahide_bench.encoders.vanilla import VanillaConfig, VanillaEncoder
 
 __all__ = [
     "ENCODERS",
@@ -18,5 +19,7 @@ __all__ = [
     "Preset",
     "RandomSubsetConfig",
     "RandomSubsetEncoder",
+    "VanillaConfig",
+    "VanillaEncoder",
     "get_preset",
 ]
