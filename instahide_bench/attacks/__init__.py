@@ -7,11 +7,12 @@ never imports the others. Third-party attacks arrive through the entry-point gro
 """
 
 from instahide_bench.attacks import baselines  # noqa: F401  (registers zero, abs-rescale, identity)
-from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult
+from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult, MembershipAttack
 
 ATTACKS.add_lazy("carlini-graph", "instahide_bench.attacks.carlini.attack:CarliniGraphAttack")
+ATTACKS.add_lazy("loss-threshold", "instahide_bench.attacks.loss_threshold.attack:LossThresholdAttack")
 ATTACKS.add_lazy("learned-inversion", "instahide_bench.attacks.learned_inversion.attack:LearnedInversionAttack")
 ATTACKS.add_lazy("mixup-sign-recovery", "instahide_bench.attacks.mixup_sign_recovery.attack:MixupSignRecoveryAttack")
 ATTACKS.add_lazy("prng-seed-search", "instahide_bench.attacks.prng_seed_search.attack:PrngSeedSearchAttack")
 
-__all__ = ["ATTACKS", "Attack", "AttackContext", "AttackResult"]
+__all__ = ["ATTACKS", "Attack", "AttackContext", "AttackResult", "MembershipAttack"]

@@ -1,0 +1,1 @@
+"""The ``loss-threshold`` membership attack (see :mod:`.attack`)."""
