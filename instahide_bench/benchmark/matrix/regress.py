@@ -129,7 +129,11 @@ def _judge(threshold: Threshold, cell: CellResult) -> RuleResult:
 
     if cell.status != "ok" or cell.scores is None:
         return result("did not run", "error", cell.message)
-    max_ssim = float(cell.scores["max_ssim"])
+    if cell.max_ssim is None:
+        return result(
+            "no Max_SSIM", "error", f"{cell.attack} is a {cell.threat_model} attack; this rule needs Max_SSIM"
+        )
+    max_ssim = cell.max_ssim
     if threshold.must is not None:
         outcome = "succeeded" if cell.succeeded else "did not succeed"
         wanted = (threshold.must == "succeed") == bool(cell.succeeded)

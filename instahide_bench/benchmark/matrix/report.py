@@ -165,6 +165,10 @@ class CellView:
     mean_l2: str = ""
     runtime: str = ""
     no_success: bool = False
+    membership: bool = False
+    auc: str = ""
+    tpr_low: str = ""
+    tpr_1pct: str = ""
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,14 @@ class FigureView:
 
 
 @dataclass(frozen=True)
+class RocView:
+    src: str
+    attack: str
+    encoder: str
+    auc: str
+
+
+@dataclass(frozen=True)
 class GridView:
     src: str
     attack: str
@@ -198,6 +210,18 @@ def _cell_view(cell: CellResult | None) -> CellView | None:
     if cell.status != "ok" or cell.scores is None:
         return CellView(colour=_colour(None), failed=True, message=cell.message)
     s = cell.scores
+    if cell.auc is not None:  # a membership cell: red as the AUC rises from chance (0.5) to 1
+        dagger = "" if s["reliable"].get("tpr_at_0.1%_fpr", True) else " †"
+        return CellView(
+            colour=_colour(max(0.0, 2 * cell.auc - 1)),
+            failed=False,
+            membership=True,
+            auc=_fmt(cell.auc, 3),
+            tpr_low=_fmt(s["tpr_at_0.1%_fpr"], 3) + dagger,
+            tpr_1pct=_fmt(s["tpr_at_1%_fpr"], 3),
+            runtime="" if cell.runtime_seconds is None else f"{cell.runtime_seconds:.1f} s",
+            no_success=not cell.succeeded,
+        )
     return CellView(
         colour=_colour(cell.max_ssim),
         failed=False,
@@ -265,6 +289,12 @@ def render_report(
             if cell is not None and cell.grid_path and Path(cell.grid_path).exists():
                 grids.append(GridView(os.path.relpath(cell.grid_path, out), attack, encoder, _fmt(cell.max_ssim)))
 
+    rocs = [
+        RocView(os.path.relpath(cell.roc_path, out), cell.attack, cell.encoder, _fmt(cell.auc, 3))
+        for cell in result.cells
+        if cell.roc_path and Path(cell.roc_path).exists()
+    ]
+
     hardware = result.hardware
     page = render(
         "matrix-report.html.j2",
@@ -281,6 +311,7 @@ def render_report(
         vanilla=_utility_text(by_encoder["vanilla"]) if "vanilla" in by_encoder else "",
         figures=figures,
         grids=grids,
+        rocs=rocs,
     )
     path = out / REPORT_FILE
     write_text_atomic(path, page)

@@ -78,10 +78,22 @@ class CellResult:
     info: dict[str, Any] = field(default_factory=dict)
     isolation: str | None = None
     reused: bool = False
+    threat_model: str = "reconstruction"
+    roc_path: str | None = None
 
     @property
     def max_ssim(self) -> float | None:
-        return None if self.scores is None else float(self.scores["max_ssim"])
+        """Max_SSIM of a reconstruction cell; None for a membership cell (see :attr:`auc`)."""
+        if self.scores is None or "max_ssim" not in self.scores:
+            return None
+        return float(self.scores["max_ssim"])
+
+    @property
+    def auc(self) -> float | None:
+        """ROC AUC of a membership cell; None otherwise."""
+        if self.scores is None or "auc" not in self.scores:
+            return None
+        return float(self.scores["auc"])
 
 
 @dataclass
@@ -164,12 +176,12 @@ def clean_leftovers(out_dir: str | os.PathLike[str]) -> list[Path]:
 
 def generate_task(variant: EncoderVariant, spec: MatrixSpec, out_dir: str, resume: bool = False) -> ChallengeResult:
     """Dask task: build and write one encoder variant's challenge (or reuse a finished one)."""
-    from instahide_bench.benchmark.generate import generate
+    from instahide_bench.benchmark.generate import MembershipRequest, generate
     from instahide_bench.core.challenge import load_challenge
 
     target = Path(out_dir) / "challenges" / _slug(variant.label)
     record_path = target.with_name(target.name + ".done.json")
-    fingerprint = _fingerprint(variant, spec.private, spec.public, spec.data_seed)
+    fingerprint = _fingerprint(variant, spec.private, spec.public, spec.data_seed, spec.membership, spec.candidates)
     previous = _reusable(record_path, fingerprint) if resume else None
     if previous is not None:
         try:
@@ -190,6 +202,7 @@ def generate_task(variant: EncoderVariant, spec: MatrixSpec, out_dir: str, resum
             seed=variant.seed,
             data_seed=spec.data_seed,
             overwrite=True,
+            membership=MembershipRequest(spec.candidates) if spec.membership else None,
         )
         meta = load_challenge(path).meta
         made = ChallengeResult(
@@ -289,10 +302,12 @@ def _run_cell(
             message=f"{type(exc).__name__}: {exc}",
             challenge_id=challenge.challenge_id,
         )
-    grid = None
+    grid, roc = None, None
     if report.entry_path:
-        grid_name = read_json(report.entry_path).get("grid")
+        entry = read_json(report.entry_path)
+        grid_name, roc_name = entry.get("grid"), entry.get("roc")
         grid = str(Path(report.entry_path).parent / grid_name) if grid_name else None
+        roc = str(Path(report.entry_path).parent / roc_name) if roc_name else None
     return CellResult(
         challenge.encoder,
         variant.label,
@@ -308,6 +323,8 @@ def _run_cell(
         grid_path=grid,
         info={k: v for k, v in report.info.items() if isinstance(v, (int, float, str, bool))},
         isolation=report.isolation,
+        threat_model=report.threat_model,
+        roc_path=roc,
     )
 
 

@@ -7,6 +7,8 @@ A spec comes from command-line flags (``matrix``) or from a TOML file (``regress
     public = "embedded"
     encoder_set = { n = 20, T = 10 }               # applied to every encoder variant
     time_limit = 600                               # seconds per cell (optional)
+    membership = true                              # optional: membership challenges (docs/membership.md)
+    candidates = 40                                # optional, with membership: total candidates
 
     [encoders.weak-cross]                          # a variant: a preset plus overrides
     preset = "instahide-cross"
@@ -80,6 +82,8 @@ class MatrixSpec:
     data_seed: int = 0
     time_limit: float | None = None
     memory_limit_mib: float | None = None
+    membership: bool = False
+    candidates: int | None = None
 
     def __post_init__(self) -> None:
         if not self.encoders:
@@ -128,6 +132,8 @@ class MatrixSpec:
             "data_seed": self.data_seed,
             "time_limit": self.time_limit,
             "memory_limit_mib": self.memory_limit_mib,
+            "membership": self.membership,
+            "candidates": self.candidates,
         }
 
 
@@ -241,6 +247,8 @@ def spec_from_dict(document: Mapping[str, Any], path: Path) -> MatrixSpec:
             data_seed=int(matrix.get("data_seed", 0)),
             time_limit=None if matrix.get("time_limit") is None else float(matrix["time_limit"]),
             memory_limit_mib=None if matrix.get("memory_limit_mib") is None else float(matrix["memory_limit_mib"]),
+            membership=bool(matrix.get("membership", False)),
+            candidates=None if matrix.get("candidates") is None else int(matrix["candidates"]),
         )
     except ConfigError as exc:
         raise InputFileError(path, str(exc)) from None
