@@ -68,6 +68,7 @@ def run_list(args: argparse.Namespace) -> int:
             "version": cls.version,
             "summary": cls.summary,
             "complexity": cls.complexity,
+            "threat_model": cls.threat_model,
             "config": [
                 {"name": d.name, "type": d.type, "default": d.default, "help": d.help}
                 for d in describe_config(cls.Config)
@@ -78,7 +79,8 @@ def run_list(args: argparse.Namespace) -> int:
         print()
         return 0
     for name, about in catalogue.items():
-        print(f"{name}  v{about['version']}  [{about['complexity']}]")
+        kind = "  (membership)" if about["threat_model"] == "membership" else ""
+        print(f"{name}  v{about['version']}  [{about['complexity']}]{kind}")
         if about["summary"]:
             print(f"    {about['summary']}")
         for field in about["config"]:
