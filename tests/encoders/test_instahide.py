@@ -10,6 +10,9 @@ from instahide_bench.core.instahide.coefficients import draw_coefficients
 from instahide_bench.encoders import PRESETS, get_preset
 from tests.conftest import TINY, tiny_encoded
 
+#: The presets of the instahide encoder (the others, SPEC §3.3 releases, are tested beside their encoders).
+INSTAHIDE_PRESETS = sorted(name for name, preset in PRESETS.items() if preset.encoder == "instahide")
+
 
 def recomputed_mixture(encoded) -> np.ndarray:
     """The unmasked mixture rebuilt from the key alone."""
@@ -23,7 +26,7 @@ def recomputed_mixture(encoded) -> np.ndarray:
     return mixture
 
 
-@pytest.mark.parametrize("preset", sorted(PRESETS))
+@pytest.mark.parametrize("preset", INSTAHIDE_PRESETS)
 def test_coefficient_constraints_hold_on_every_row(preset: str) -> None:
     encoded = tiny_encoded(preset, seed=7)
     cfg = get_preset(preset).config
@@ -36,7 +39,7 @@ def test_coefficient_constraints_hold_on_every_row(preset: str) -> None:
         assert np.all(lam[:, 0] + lam[:, 1] >= cfg.dom)
 
 
-@pytest.mark.parametrize("preset", sorted(PRESETS))
+@pytest.mark.parametrize("preset", INSTAHIDE_PRESETS)
 def test_abs_encryption_equals_abs_mixture_from_key(preset: str) -> None:
     encoded = tiny_encoded(preset, seed=11)
     mixture = recomputed_mixture(encoded)
@@ -62,7 +65,7 @@ def test_mask_is_plus_minus_one_per_pixel_and_per_channel() -> None:
     assert 0.4 < flips < 0.6
 
 
-@pytest.mark.parametrize("preset", sorted(PRESETS))
+@pytest.mark.parametrize("preset", INSTAHIDE_PRESETS)
 def test_labels_follow_the_formula(preset: str) -> None:
     encoded = tiny_encoded(preset, seed=5)
     key = encoded.key
@@ -75,7 +78,7 @@ def test_labels_follow_the_formula(preset: str) -> None:
     assert encoded.labels.dtype == np.float32
 
 
-@pytest.mark.parametrize("preset", sorted(PRESETS))
+@pytest.mark.parametrize("preset", INSTAHIDE_PRESETS)
 def test_rows_equal_n_times_T_and_each_image_leads_once_per_epoch(preset: str) -> None:
     encoded = tiny_encoded(preset, seed=9, T=4)
     n, T = TINY["n"], 4
