@@ -12,6 +12,7 @@ from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackRe
 ATTACKS.add_lazy("carlini-graph", "instahide_bench.attacks.carlini.attack:CarliniGraphAttack")
 ATTACKS.add_lazy("loss-threshold", "instahide_bench.attacks.loss_threshold.attack:LossThresholdAttack")
 ATTACKS.add_lazy("learned-inversion", "instahide_bench.attacks.learned_inversion.attack:LearnedInversionAttack")
+ATTACKS.add_lazy("lira", "instahide_bench.attacks.lira.attack:LiraAttack")
 ATTACKS.add_lazy("mixup-sign-recovery", "instahide_bench.attacks.mixup_sign_recovery.attack:MixupSignRecoveryAttack")
 ATTACKS.add_lazy("prng-seed-search", "instahide_bench.attacks.prng_seed_search.attack:PrngSeedSearchAttack")
 

@@ -55,6 +55,7 @@ def run_job(job: WorkerJob) -> None:
     from instahide_bench.core.challenge import load_challenge
     from instahide_bench.core.config import config_from_dict
     from instahide_bench.core.io import write_json_atomic
+    from instahide_bench.encoders import ENCODERS  # noqa: F401  (registers the built-in encoders; lira re-runs one)
 
     staging = Path(job.staging_dir)
     challenge = load_challenge(job.public_dir)

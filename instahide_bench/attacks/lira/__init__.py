@@ -1,0 +1,1 @@
+"""The ``lira`` membership attack (see :mod:`.attack`)."""
