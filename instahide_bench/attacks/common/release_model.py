@@ -13,14 +13,16 @@ Shared by the membership attacks (``loss-threshold``; LiRA's shadow models train
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from instahide_bench.core.challenge import PublicChallenge
+from instahide_bench.core.config import param
 from instahide_bench.core.pixels import PixelSpace
-from instahide_bench.core.training import EvalSet, TrainConfig, TrainingBatch, build_model, train
+from instahide_bench.core.training import AUGMENTATIONS, MODELS, EvalSet, TrainConfig, TrainingBatch, build_model, train
 from instahide_bench.core.training.epochs import batches_per_epoch, fixed_set_epochs
 from instahide_bench.core.training.loop import to_tensor
 
@@ -28,6 +30,36 @@ logger = logging.getLogger(__name__)
 
 #: Release rows used to report the model's accuracy on its own training set after each epoch.
 MONITOR_ROWS = 1024
+
+
+@dataclass(frozen=True)
+class ReleaseRecipe:
+    """The defender's recipe for a model trained on a release: the fields every release-trained
+    attack config shares (subclass it and add the attack's own), so that the target of
+    ``loss-threshold`` and the target and shadows of ``lira`` are trained one way."""
+
+    model: str = param("small-cnn", "classifier: " + ", ".join(MODELS))
+    epochs: int = param(30, "passes over the release")
+    batch_size: int = param(128, "rows per SGD step")
+    lr: float = param(0.1, "initial learning rate (divided by 10 at 50% and 75% of the epochs)")
+    weight_decay: float = param(1e-4, "L2 weight decay")
+    augment: str = param("crop-flip", "augmentation of the release rows: " + ", ".join(AUGMENTATIONS))
+    device: str = param("auto", "auto: the runner's device; or cpu, cuda, cuda:1, ...")
+
+    def train_config(self, seed: int, runner_device: str | None = None) -> TrainConfig:
+        """The recipe as :class:`TrainConfig` (utility's defaults for what is not set here);
+        ``device = auto`` becomes ``runner_device`` when given (the device the runner lends)."""
+        device = runner_device if self.device == "auto" and runner_device else self.device
+        return TrainConfig(
+            model=self.model,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            augment=self.augment,
+            seed=seed,
+            device=device,
+        )
 
 
 def release_rows(challenge: PublicChallenge) -> TrainingBatch:
@@ -101,6 +133,7 @@ def logit_confidence(log_p: np.ndarray, log_not_p: np.ndarray) -> np.ndarray:
 
 __all__ = [
     "MONITOR_ROWS",
+    "ReleaseRecipe",
     "class_log_probabilities",
     "logit_confidence",
     "negative_loss",

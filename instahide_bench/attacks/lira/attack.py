@@ -26,6 +26,7 @@ from torch import nn
 
 from instahide_bench.attacks.common.cache import cached, fingerprint
 from instahide_bench.attacks.common.release_model import (
+    ReleaseRecipe,
     class_log_probabilities,
     logit_confidence,
     release_rows,
@@ -48,7 +49,7 @@ from instahide_bench.core.config import param
 from instahide_bench.core.data import ImageSet
 from instahide_bench.core.encoder import Encoder
 from instahide_bench.core.errors import ConfigError
-from instahide_bench.core.training import AUGMENTATIONS, MODELS, TrainConfig
+from instahide_bench.core.training import TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ AUTO_SHADOWS = {"cpu": 8, "cuda": 16}
 
 
 @dataclass(frozen=True)
-class LiraConfig:
+class LiraConfig(ReleaseRecipe):
     """Settings of ``lira``: the shadows, the statistics, and the training recipe (target and shadows alike)."""
 
     shadows: int = param(0, "shadow models; 0: 8 on a CPU, 16 on a GPU (online: pairs, each candidate IN for half)")
@@ -75,14 +76,7 @@ class LiraConfig:
         data_source=True,
     )
     aux_public: str = param("embedded", "public images for a cross-dataset encoder's shadows", data_source=True)
-    model: str = param("small-cnn", "classifier: " + ", ".join(MODELS))
-    epochs: int = param(30, "passes over each release (target and shadows)")
-    batch_size: int = param(128, "rows per SGD step")
-    lr: float = param(0.1, "initial learning rate (divided by 10 at 50% and 75% of the epochs)")
-    weight_decay: float = param(1e-4, "L2 weight decay")
-    augment: str = param("crop-flip", "augmentation of the release rows in training: " + ", ".join(AUGMENTATIONS))
     seed: int = param(0, "shadow pools, releases, training (combined with the runner's --seed)")
-    device: str = param("auto", "auto: the runner's device; or cpu, cuda, cuda:1, ...")
     threads: int = param(0, "torch CPU threads in the attack's process (0: torch's default)")
 
     def validate(self) -> None:
@@ -93,19 +87,6 @@ class LiraConfig:
         if self.augmentations not in QUERIES:
             raise ConfigError(f"unknown augmentations {self.augmentations!r}; use one of {', '.join(QUERIES)}")
         self.train_config(0).validate()
-
-    def train_config(self, seed: int) -> TrainConfig:
-        """The recipe as :class:`TrainConfig` (utility's defaults for what is not set here)."""
-        return TrainConfig(
-            model=self.model,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            augment=self.augment,
-            seed=seed,
-            device=self.device,
-        )
 
     def shadow_count(self, device: torch.device) -> int:
         return self.shadows or AUTO_SHADOWS.get(device.type, AUTO_SHADOWS["cpu"])
@@ -169,9 +150,7 @@ class LiraAttack(MembershipAttack):
             raise ConfigError("lira needs a membership challenge (candidates.npy)")
         config = self.config
         seed = int(np.random.SeedSequence([config.seed, context.seed]).generate_state(1)[0])
-        recipe = config.train_config(seed)
-        if recipe.device == "auto":
-            recipe = dataclasses.replace(recipe, device=str(context.device))
+        recipe = config.train_config(seed, str(context.device))
         device = torch.device(recipe.device)
         count = config.shadow_count(device)
         meta = challenge.meta

@@ -14,12 +14,12 @@ where the model is very sure and is the statistic per-example attacks (LiRA) fit
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from instahide_bench.attacks.common.release_model import (
+    ReleaseRecipe,
     class_log_probabilities,
     logit_confidence,
     negative_loss,
@@ -30,23 +30,15 @@ from instahide_bench.core.attack import ATTACKS, AttackContext, AttackResult, Me
 from instahide_bench.core.challenge import PublicChallenge
 from instahide_bench.core.config import param
 from instahide_bench.core.errors import ConfigError
-from instahide_bench.core.training import AUGMENTATIONS, MODELS, TrainConfig
 
 SCORES = ("loss", "logit")
 
 
 @dataclass(frozen=True)
-class LossThresholdConfig:
+class LossThresholdConfig(ReleaseRecipe):
     """Settings of ``loss-threshold``: the training recipe of the model trained on the release."""
 
-    model: str = param("small-cnn", "classifier: " + ", ".join(MODELS))
-    epochs: int = param(30, "passes over the release")
-    batch_size: int = param(128, "rows per SGD step")
-    lr: float = param(0.1, "initial learning rate (divided by 10 at 50% and 75% of the epochs)")
-    weight_decay: float = param(1e-4, "L2 weight decay")
-    augment: str = param("crop-flip", "augmentation of the release rows: " + ", ".join(AUGMENTATIONS))
     seed: int = param(0, "model initialisation, augmentation and batch order (combined with the runner's --seed)")
-    device: str = param("auto", "auto: the runner's device; or cpu, cuda, cuda:1, ...")
     score: str = param("loss", "candidate score: loss (-cross-entropy) or logit (log p/(1-p), same ranking)")
     threads: int = param(0, "torch CPU threads in the attack's process (0: torch's default)")
 
@@ -54,19 +46,6 @@ class LossThresholdConfig:
         if self.score not in SCORES:
             raise ConfigError(f"unknown score {self.score!r}; use one of {', '.join(SCORES)}")
         self.train_config(0).validate()
-
-    def train_config(self, seed: int) -> TrainConfig:
-        """The recipe as :class:`TrainConfig` (utility's defaults for what is not set here)."""
-        return TrainConfig(
-            model=self.model,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            augment=self.augment,
-            seed=seed,
-            device=self.device,
-        )
 
 
 @ATTACKS.register("loss-threshold")
@@ -85,9 +64,7 @@ class LossThresholdAttack(MembershipAttack):
         if challenge.membership is None:
             raise ConfigError("loss-threshold needs a membership challenge (candidates.npy)")
         seed = int(np.random.SeedSequence([self.config.seed, context.seed]).generate_state(1)[0])
-        recipe = self.config.train_config(seed)
-        if recipe.device == "auto":
-            recipe = dataclasses.replace(recipe, device=str(context.device))
+        recipe = self.config.train_config(seed, str(context.device))
         model = train_on_rows(release_rows(challenge), challenge.pixels, recipe, label="loss-threshold")
         device = next(model.parameters()).device
         candidates = challenge.membership
