@@ -48,7 +48,13 @@ from instahide_bench.core.errors import ConfigError
 from instahide_bench.core.pixels import PIXEL_SPACES, PixelSpace
 from instahide_bench.core.progress import progress
 from instahide_bench.core.training.models import pick_device
-from instahide_bench.encoders.release import Release, ReleaseEncoder, class_members, pick_per_class
+from instahide_bench.encoders.release import (
+    Release,
+    ReleaseEncoder,
+    check_release_settings,
+    class_members,
+    pick_per_class,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +90,7 @@ class DatasetCondensationConfig:
     device: str = param("auto", "auto (a GPU when present), cpu, cuda, ...")
 
     def validate(self) -> None:
-        if self.n < 1 or self.images_per_class < 1:
-            raise ConfigError(f"need n >= 1 and images_per_class >= 1, got {self.n} and {self.images_per_class}")
+        check_release_settings(self.n, self.images_per_class, self.pixels)
         if self.init not in ("real", "noise"):
             raise ConfigError(f"init must be real or noise, got {self.init!r}")
         if self.iterations < 0 or self.real_batch < 1:
@@ -98,8 +103,6 @@ class DatasetCondensationConfig:
             )
         if self.augment not in ("flip-shift", "none"):
             raise ConfigError(f"augment must be flip-shift or none, got {self.augment!r}")
-        if self.pixels not in PIXEL_SPACES:
-            raise ConfigError(f"unknown pixels {self.pixels!r}; known: {', '.join(PIXEL_SPACES)}")
 
 
 # ------------------------------------------------------------------------------ the algorithm

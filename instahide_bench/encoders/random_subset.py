@@ -16,9 +16,14 @@ import numpy as np
 from instahide_bench.core.config import param
 from instahide_bench.core.data.base import ImageSet
 from instahide_bench.core.encoder import ENCODERS
-from instahide_bench.core.errors import ConfigError
 from instahide_bench.core.pixels import PIXEL_SPACES
-from instahide_bench.encoders.release import Release, ReleaseEncoder, class_members, pick_per_class
+from instahide_bench.encoders.release import (
+    Release,
+    ReleaseEncoder,
+    check_release_settings,
+    class_members,
+    pick_per_class,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +37,7 @@ class RandomSubsetConfig:
     pixels: str = param("[-1,1]", "pixel space: " + ", ".join(PIXEL_SPACES))
 
     def validate(self) -> None:
-        if self.n < 1 or self.images_per_class < 1:
-            raise ConfigError(f"need n >= 1 and images_per_class >= 1, got {self.n} and {self.images_per_class}")
-        if self.pixels not in PIXEL_SPACES:
-            raise ConfigError(f"unknown pixels {self.pixels!r}; known: {', '.join(PIXEL_SPACES)}")
+        check_release_settings(self.n, self.images_per_class, self.pixels)
 
 
 @ENCODERS.register("random-subset")

@@ -30,7 +30,7 @@ from instahide_bench.core.challenge import ChallengeKey, EncodedChallenge
 from instahide_bench.core.data.base import ImageSet
 from instahide_bench.core.encoder import Encoder
 from instahide_bench.core.errors import ConfigError
-from instahide_bench.core.pixels import PixelSpace, get_pixel_space
+from instahide_bench.core.pixels import PIXEL_SPACES, PixelSpace, get_pixel_space
 from instahide_bench.core.training.batches import TrainingBatch, one_hot
 
 #: Bits of the seed drawn from the OS when none is given (it must fit the key's int64).
@@ -66,6 +66,14 @@ def resolve_seed(seed: int | None) -> int:
     if not 0 <= seed < 2**SEED_BITS:
         raise ConfigError(f"a release seed must lie in [0, 2**{SEED_BITS}), got {seed}")
     return int(seed)
+
+
+def check_release_settings(n: int, images_per_class: int, pixels: str) -> None:
+    """The settings every release config has: a ConfigError naming the first bad one."""
+    if n < 1 or images_per_class < 1:
+        raise ConfigError(f"need n >= 1 and images_per_class >= 1, got {n} and {images_per_class}")
+    if pixels not in PIXEL_SPACES:
+        raise ConfigError(f"unknown pixels {pixels!r}; known: {', '.join(PIXEL_SPACES)}")
 
 
 def class_members(labels: np.ndarray, num_classes: int, need: int, class_names: tuple[str, ...]) -> list[np.ndarray]:
@@ -149,4 +157,12 @@ class ReleaseEncoder(Encoder):
         return TrainingBatch(release.images.astype(np.float32, copy=False), targets, release.init_index)
 
 
-__all__ = ["SEED_BITS", "Release", "ReleaseEncoder", "class_members", "pick_per_class", "resolve_seed"]
+__all__ = [
+    "SEED_BITS",
+    "Release",
+    "ReleaseEncoder",
+    "check_release_settings",
+    "class_members",
+    "pick_per_class",
+    "resolve_seed",
+]
