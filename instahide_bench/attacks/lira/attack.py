@@ -10,7 +10,7 @@ images. The target's confidence is then judged against those two Gaussians (:mod
 
 Stages (each cached under the run's work directory, so ``--resume`` skips finished ones):
 ``target`` (the model trained on the release, its confidences on the candidates) and one
-``shadow-NNN`` per shadow (which candidates it holds, its confidences on them).
+``<variant>-shadow-NNN`` per shadow (which candidates it holds, its confidences on them).
 """
 
 from __future__ import annotations
@@ -202,7 +202,8 @@ class LiraAttack(MembershipAttack):
         phis, inside = [], []
         for index in context.progress(range(count), desc="lira shadows", total=count, unit="shadow"):
             key = fingerprint(stage="shadow", index=index, **shadow_key)
-            arrays = cached(context, f"shadow-{index:03d}", key, functools.partial(plan.train, index, count))
+            stage = f"{config.variant}-shadow-{index:03d}"  # both variants can share a work directory
+            arrays = cached(context, stage, key, functools.partial(plan.train, index, count))
             phis.append(arrays["phi"])
             inside.append(arrays["inside"])
 

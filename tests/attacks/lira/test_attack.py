@@ -155,6 +155,10 @@ def test_isolated_run_never_reads_the_key(tmp_path: Path) -> None:
     assert scores.shape == (len(challenge.membership or []),) and np.all(np.isfinite(scores))
     assert json.loads((out / "run.json").read_text())["info"]["shadows"] == 2
     cache = out / "work" / "cache"
-    assert {path.parent.name for path in cache.glob("*/output.npz")} == {"target", "shadow-000", "shadow-001"}
+    assert {path.parent.name for path in cache.glob("*/output.npz")} == {
+        "target",
+        "online-shadow-000",
+        "online-shadow-001",
+    }
     assert {path: (path.stat().st_mtime_ns, path.stat().st_size) for path in (directory / "key").iterdir()} == key_files
     assert load_membership_key(directory, challenge).num_members == 12  # the truth is there; the attack never saw it
