@@ -10,7 +10,7 @@ same work directory, so that the online run reuses the target model from the cac
     python scripts/bench_lira.py --private cifar10:../shared/data/cifar10-subset/cifar-10-batches-py \\
         --aux 'cifar10:../shared/data/cifar10-subset/cifar-10-batches-py?split=test' --out /tmp/bench-lira
 
-The defaults are the scale that fits 30 minutes on 2 CPU cores (100 members, 4 shadows per
+The defaults are the scale that fits 30 minutes on 2 CPU cores (100 members, 8 shadows per
 variant, 15 epochs); on a GPU use ``--shadows 16`` or more and the recipe's full epochs.
 Release settings: ``vanilla`` releases all members; ``random-subset`` and ``dc-*`` release
 ``--per-class`` images per class made from them (``dc-*`` with ``--dc-iterations`` steps); InstaHide
@@ -124,7 +124,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--members", type=int, default=100, help="private images (all are member candidates)")
     parser.add_argument("--releases", default="vanilla,random-subset,dc-real,instahide-inside", help="presets")
     parser.add_argument("--variants", default="offline,online", help="lira variants, in this order")
-    parser.add_argument("--shadows", type=int, default=4, help="shadow models per variant")
+    parser.add_argument("--shadows", type=int, default=8, help="shadow models per variant (lira's CPU default)")
     parser.add_argument("--epochs", type=int, default=15, help="training epochs (target and shadows)")
     parser.add_argument("--batch-size", type=int, default=32, help="rows per SGD step (small releases: small batches)")
     parser.add_argument("--per-class", type=int, default=5, help="release rows per class (random-subset, dc-*)")
