@@ -1,9 +1,11 @@
 #!/usr/bin/env python
 """learned-inversion against carlini-graph and the grey image: Max_SSIM vs T, training time, peak memory.
 
-    python scripts/bench_learned_inversion.py [--Ts 1,2,5,10,20,50] [--rows 1000] [--seed 1]
+    python scripts/bench_learned_inversion.py [--Ts 1,2,5,10,20,50] [--rows 1000] [--seed 2]
                                               [--carlini-Ts 2,5,10,20,50] [--set key=value ...]
-                                              [--figure docs/images/learned-inversion.png] [--keep DIR]
+                                              [--simulations CIFAR,embedded] [--keep DIR]
+                                              [--results JSON] [--figure PNG]
+    python scripts/bench_learned_inversion.py figure     # redraw the figure from --results
 
 For each T a challenge-2020 set (k=6, 2 private + 4 public slots, upper .65, dom .3, [-1,1], mask)
 with n = rows / T private CIFAR-10 training images and ImageNet-folder patches from
@@ -18,8 +20,11 @@ the set, only on the public parameters, the same for all T), so they are reused;
 set's run reports the training time and the peak memory.
 
 Each attack runs in a fresh child process (``_one``) so that its peak resident memory is its
-own; the child scores with the key after the attack. Prints JSON lines, a Markdown table, the
-machine load, and writes the figure.
+own; the child scores with the key after the attack. Prints JSON lines, a Markdown table and the
+machine load; writes the points (with the command, costs and load) as JSON to ``--results`` and
+draws the figure from that file (``benchmark/matrix/measured.py``, which the matrix report uses
+to draw the same figure). With ``--keep``, finished measurements are stored under names that
+include the attack's version, so a changed attack never reads back an older figure.
 """
 
 from __future__ import annotations
@@ -98,7 +103,11 @@ def measure(
     attack: str, challenge: Path, workdir: Path, settings: list[str], threads: int, timeout: float | None = None
 ) -> dict:
     """One attack run in a child process; with ``--keep``, a finished measurement is read back instead."""
-    digest = hashlib.sha256(json.dumps(sorted(settings)).encode()).hexdigest()[:12]
+    from instahide_bench.attacks import ATTACKS
+
+    # the attack's version is part of the key, so a changed default never reads back an older run's figure
+    keyed = [*sorted(settings), f"version={ATTACKS.get(attack).version}"]
+    digest = hashlib.sha256(json.dumps(keyed).encode()).hexdigest()[:12]
     record = workdir.parent / "results" / f"{attack}-{challenge.name}-{digest}.json"
     if record.is_file():
         return json.loads(record.read_text())
@@ -133,42 +142,63 @@ def _measure(
     return json.loads(line[len("RESULT ") :])
 
 
-def figure(rows: list[dict], path: Path, title: str) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+#: The figure's curves: column of a point -> matplotlib style (a simulation's fused and unfused curves share a colour).
+SERIES = {
+    "learned-inversion (CIFAR test sim.)": {"marker": "o", "linestyle": "-", "colour": "C0"},
+    "learned-inversion (CIFAR test sim.), unfused": {"marker": "o", "linestyle": ":", "colour": "C0"},
+    "learned-inversion (embedded sim.)": {"marker": "s", "linestyle": "-", "colour": "C2"},
+    "learned-inversion (embedded sim.), unfused": {"marker": "s", "linestyle": ":", "colour": "C2"},
+    "carlini-graph (CIFAR test sim.)": {"marker": "^", "linestyle": "-", "colour": "C3"},
+    "zero (grey image)": {"marker": "", "linestyle": "--", "colour": "black"},
+}
 
-    fig = Figure(figsize=(7, 4.2))
-    FigureCanvasAgg(fig)
-    axes = fig.add_subplot()
-    styles = {  # label: (marker and line, colour); a simulation's fused and unfused curves share a colour
-        "learned-inversion (CIFAR test sim.)": ("o-", "C0"),
-        "learned-inversion (CIFAR test sim.), unfused": ("o:", "C0"),
-        "learned-inversion (embedded sim.)": ("s-", "C2"),
-        "learned-inversion (embedded sim.), unfused": ("s:", "C2"),
-        "carlini-graph (CIFAR test sim.)": ("^-", "C3"),
-        "zero (grey image)": ("--", "black"),
+
+def _without_notes(argv: list[str]) -> list[str]:
+    """The command line less its ``--note`` texts (they are stored apart, under ``notes``)."""
+    kept, skip = [], False
+    for item in argv:
+        if skip or item == "--note" or item.startswith("--note="):
+            skip = item == "--note"
+            continue
+        kept.append(item)
+    return kept
+
+
+def write_results(rows: list[dict], costs: dict[str, dict], args: argparse.Namespace, loads: list[str]) -> dict:
+    """The measurement as the JSON the docs' figure and the matrix report are drawn from."""
+    origin = "CIFAR-10 private, ImageNet public" if sources() else "embedded photographs"
+    data = {
+        "title": f"challenge-2020 ({origin}), {args.rows} rows per point, seed {args.seed}",
+        "x": "T",
+        "x_label": "encryptions per private image (T)",
+        "y": "Max_SSIM",
+        "points": rows,
+        "series": SERIES,
+        "costs": costs,
+        "command": "python scripts/bench_learned_inversion.py " + " ".join(_without_notes(sys.argv[1:])),
+        "measured": time.strftime("%Y-%m-%d"),
+        "load": loads,
+        "notes": args.note,
+        "torch_threads": args.threads,
+        "data": sources().get("private_source", "embedded"),
     }
-    for label, (style, colour) in styles.items():
-        points = [(r["T"], r[label]) for r in rows if isinstance(r.get(label), float)]
-        if points:
-            xs, ys = zip(*points, strict=True)
-            axes.plot(xs, ys, style, color=colour, label=label)
-    axes.set_xscale("log")
-    axes.set_xticks([r["T"] for r in rows], [str(r["T"]) for r in rows])
-    axes.set_xlabel("encryptions per private image (T)")
-    axes.set_ylabel("Max_SSIM")
-    axes.set_ylim(0, 1)
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=7, loc="upper left")
-    axes.set_title(title, fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.results).write_text(json.dumps(data, indent=1) + "\n")
+    return data
+
+
+def draw(results: str, figure_path: str) -> None:
+    from instahide_bench.benchmark.matrix.measured import draw_measured, load_measurement
+
+    draw_measured(load_measurement(Path(results)), Path(figure_path))
+    print(f"figure: {figure_path} (from {results})")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", nargs="?", default="sweep", choices=["sweep", "_one"])
+    parser.add_argument(
+        "mode", nargs="?", default="sweep", choices=["sweep", "figure", "_one"], help="figure: redraw from --results"
+    )
     parser.add_argument("--Ts", default="1,2,5,10,20,50")
     parser.add_argument("--carlini-Ts", default="2,5,10,20,50", help="T values carlini-graph runs at ('' = none)")
     parser.add_argument("--rows", type=int, default=1000, help="rows per set (n = rows / T)")
@@ -176,9 +206,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2, help="challenge seed (settings were chosen on seed 1)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads of each attack process")
     parser.add_argument("--set", action="append", default=[], help="learned-inversion config key=value")
+    parser.add_argument(
+        "--simulations", default="CIFAR,embedded", help="learned-inversion's simulations to run (CIFAR, embedded)"
+    )
     parser.add_argument("--figure", default="docs/images/learned-inversion.png")
     parser.add_argument(
+        "--results",
+        default="instahide_bench/benchmark/matrix/measured-learned-inversion.json",
+        help="JSON the figure (docs and matrix report) is drawn from",
+    )
+    parser.add_argument(
         "--keep", help="keep sets, caches and finished measurements in this folder (a rerun reuses them)"
+    )
+    parser.add_argument(
+        "--note", action="append", default=[], help="provenance kept in the results JSON (e.g. how --keep was filled)"
     )
     parser.add_argument("--attack", help=argparse.SUPPRESS)
     parser.add_argument("--challenge", help=argparse.SUPPRESS)
@@ -187,11 +228,14 @@ def main() -> None:
     if args.mode == "_one":
         child(args)
         return
+    if args.mode == "figure":
+        draw(args.results, args.figure)
+        return
     load = os.getloadavg()
+    loads = [f"start {time.strftime('%H:%M')}: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs"]
     print(
         f"data: {sources().get('private_source', 'embedded')}; rows per set {args.rows}; torch threads "
-        f"{args.threads}; learned-inversion settings {args.set}; machine load {load[0]:.1f} / {load[1]:.1f} / "
-        f"{load[2]:.1f} on {os.cpu_count()} CPUs",
+        f"{args.threads}; learned-inversion settings {args.set}; machine load {loads[0]}",
         flush=True,
     )
     clock = time.perf_counter()
@@ -199,6 +243,11 @@ def main() -> None:
     # the CIFAR subset's test split holds 1017 images; the embedded photographs give 353 tiles (default 300)
     matched_size = ["aux_images=1000", "aux_T=6"] if sources() else []
     simulations = {"CIFAR test sim.": matched_settings() + matched_size, "embedded sim.": []}
+    chosen = {name.strip() for name in args.simulations.split(",") if name.strip()}
+    simulations = {name: settings for name, settings in simulations.items() if name.split()[0] in chosen}
+    from instahide_bench.attacks import ATTACKS
+
+    version = ATTACKS.get("learned-inversion").version  # in the workdirs' names: a new version trains afresh
     rows: list[dict] = []
     costs: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="bench-learned-inversion-") as tmp:
@@ -211,8 +260,8 @@ def main() -> None:
             zero = measure("zero", challenge, scratch / "work-zero", [], args.threads)
             row["zero (grey image)"] = zero.get("max_ssim")
             for name, settings in simulations.items():
-                workdir = scratch / f"work-li-{name.split()[0]}-T{T}"
-                trained = scratch / f"work-li-{name.split()[0]}-trained"
+                workdir = scratch / f"work-li-{name.split()[0]}-v{version}-T{T}"
+                trained = scratch / f"work-li-{name.split()[0]}-v{version}-trained"
                 if trained.is_dir() and not workdir.is_dir():  # the set-independent stages, trained once
                     shutil.copytree(trained, workdir)
                 label = f"learned-inversion ({name})"
@@ -264,9 +313,10 @@ def main() -> None:
             f"peak memory {cost['peak_rss_mib']} MiB; held-out simulated SSIM {cost['heldout_ssim_simulated']}"
         )
     load = os.getloadavg()
-    print(f"whole benchmark {time.perf_counter() - clock:.0f} s; machine load at the end {load[0]:.1f} / {load[1]:.1f}")
-    figure(rows, Path(args.figure), f"challenge-2020, {args.rows} rows per point, torch threads: {args.threads}")
-    print(f"figure: {args.figure}")
+    loads.append(f"end {time.strftime('%H:%M')}: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
+    print(f"whole benchmark {time.perf_counter() - clock:.0f} s; machine load at the {loads[-1]}")
+    write_results(rows, costs, args, loads)
+    draw(args.results, args.figure)
 
 
 if __name__ == "__main__":

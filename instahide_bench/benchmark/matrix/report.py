@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from instahide_bench.benchmark.matrix.measured import draw_measured, packaged_measurement
 from instahide_bench.benchmark.matrix.run import CellResult, MatrixResult
 from instahide_bench.benchmark.matrix.spec import base_label
 from instahide_bench.benchmark.matrix.utility import UTILITY_FILE, UtilityRow, load_matrix_utility
@@ -282,6 +283,17 @@ def render_report(
             caption = "Privacy against utility: best attack's Max_SSIM (x) and test accuracy (y) per encoder"
             figures.append(FigureView(os.path.relpath(png, out), "privacy-utility", caption))
 
+    measured = []
+    if "learned-inversion" in attacks:  # its full-size curve takes longer to measure than a matrix runs
+        data = packaged_measurement()
+        if data is not None:
+            png = draw_measured(data, out / FIGURES_DIR / "learned_inversion_vs_T.png")
+            caption = (
+                f"learned-inversion against T, measured on {data.get('measured', '?')} outside this run "
+                f"({data.get('title', '')}; {data.get('command', '')})"
+            )
+            measured.append(FigureView(os.path.relpath(png, out), "T", caption))
+
     grids = []
     for encoder in encoders:
         for attack in attacks:
@@ -310,6 +322,7 @@ def render_report(
         has_utility=bool(utility),
         vanilla=_utility_text(by_encoder["vanilla"]) if "vanilla" in by_encoder else "",
         figures=figures,
+        measured=measured,
         grids=grids,
         rocs=rocs,
     )
