@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from instahide_bench.core.challenge import ENCRYPTION_FILE, PublicChallenge
 from instahide_bench.core.errors import InputFileError
@@ -124,7 +124,6 @@ class LeaderboardEntry:
         return self.hardware.summary() if isinstance(self.hardware, HardwareInfo) else self.hardware
 
     def to_json(self) -> dict[str, Any]:
-        hardware = self.hardware.to_json() if isinstance(self.hardware, HardwareInfo) else self.hardware
         return {
             "format_version": self.format_version,
             "name": self.name,
@@ -135,12 +134,7 @@ class LeaderboardEntry:
             "runtime_seconds": self.runtime_seconds,
             "peak_memory_bytes": self.peak_memory_bytes,
             "cost": self.cost,
-            "hardware": hardware,
-            "versions": self.versions,
-            "date": self.date,
-            "command": self.command,
-            "notes": self.notes,
-            "extras": self.extras,
+            **provenance_to_json(self),
             "grid": self.grid,
             **({"isolation": self.isolation} if self.isolation is not None else {}),
         }
@@ -157,7 +151,6 @@ class LeaderboardEntry:
                 f"(this tool reads {ENTRY_FORMAT_VERSION})",
             )
         try:
-            hardware = obj.get("hardware", "unknown")
             entry = cls(
                 name=str(obj["name"]),
                 status=obj["status"],
@@ -167,12 +160,7 @@ class LeaderboardEntry:
                 runtime_seconds=_optional(obj.get("runtime_seconds"), float),
                 peak_memory_bytes=_optional(obj.get("peak_memory_bytes"), int),
                 cost=_optional(obj.get("cost"), str),
-                hardware=HardwareInfo.from_json(hardware) if isinstance(hardware, dict) else str(hardware),
-                versions={str(k): str(v) for k, v in dict(obj.get("versions") or {}).items()},
-                date=_optional(obj.get("date"), str),
-                command=_optional(obj.get("command"), str),
-                notes=str(obj.get("notes", "")),
-                extras=dict(obj.get("extras") or {}),
+                **provenance_from_json(obj),
                 grid=_optional(obj.get("grid"), str),
                 isolation=_optional(obj.get("isolation"), str),
             )
@@ -201,6 +189,49 @@ def _implausible(entry: LeaderboardEntry) -> str | None:
 
 def _optional(value: Any, kind: type) -> Any:
     return None if value is None else kind(value)
+
+
+class Provenanced(Protocol):
+    """What every kind of entry (attack, utility, membership) records about where it was made."""
+
+    @property
+    def hardware(self) -> HardwareInfo | str: ...
+    @property
+    def versions(self) -> dict[str, str]: ...
+    @property
+    def date(self) -> str | None: ...
+    @property
+    def command(self) -> str | None: ...
+    @property
+    def notes(self) -> str: ...
+    @property
+    def extras(self) -> dict[str, Any]: ...
+
+
+def provenance_to_json(entry: Provenanced) -> dict[str, Any]:
+    """The provenance fields of an entry's JSON, in the order every entry kind writes them."""
+    hardware = entry.hardware.to_json() if isinstance(entry.hardware, HardwareInfo) else entry.hardware
+    return {
+        "hardware": hardware,
+        "versions": entry.versions,
+        "date": entry.date,
+        "command": entry.command,
+        "notes": entry.notes,
+        "extras": entry.extras,
+    }
+
+
+def provenance_from_json(obj: dict[str, Any]) -> dict[str, Any]:
+    """The provenance fields read back from an entry's JSON (keyword arguments of any entry kind)."""
+    hardware = obj.get("hardware", "unknown")
+    return {
+        "hardware": HardwareInfo.from_json(hardware) if isinstance(hardware, dict) else str(hardware),
+        "versions": {str(k): str(v) for k, v in dict(obj.get("versions") or {}).items()},
+        "date": _optional(obj.get("date"), str),
+        "command": _optional(obj.get("command"), str),
+        "notes": str(obj.get("notes", "")),
+        "extras": dict(obj.get("extras") or {}),
+    }
 
 
 def measured_entry(

@@ -21,7 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from instahide_bench.benchmark.leaderboard.entry import AttackInfo, ChallengeInfo
+from instahide_bench.benchmark.leaderboard.entry import (
+    AttackInfo,
+    ChallengeInfo,
+    provenance_from_json,
+    provenance_to_json,
+)
 from instahide_bench.benchmark.leaderboard.store import slug
 from instahide_bench.core.challenge import PublicChallenge
 from instahide_bench.core.errors import InputFileError
@@ -58,7 +63,6 @@ class MembershipEntry:
     format_version: int = MEMBERSHIP_FORMAT_VERSION
 
     def to_json(self) -> dict[str, Any]:
-        hardware = self.hardware.to_json() if isinstance(self.hardware, HardwareInfo) else self.hardware
         return {
             "format_version": self.format_version,
             "kind": "membership",
@@ -69,12 +73,7 @@ class MembershipEntry:
             "metrics": self.scores.to_json(),
             "runtime_seconds": self.runtime_seconds,
             "peak_memory_bytes": self.peak_memory_bytes,
-            "hardware": hardware,
-            "versions": self.versions,
-            "date": self.date,
-            "command": self.command,
-            "notes": self.notes,
-            "extras": self.extras,
+            **provenance_to_json(self),
             "roc": self.roc,
             **({"isolation": self.isolation} if self.isolation is not None else {}),
         }
@@ -89,7 +88,6 @@ class MembershipEntry:
                 path, f"membership entry format_version {obj.get('format_version')!r} is not supported"
             )
         try:
-            hardware = obj.get("hardware", "unknown")
             roc = obj.get("roc")
             entry = cls(
                 name=str(obj["name"]),
@@ -98,12 +96,7 @@ class MembershipEntry:
                 scores=MembershipScores.from_json(obj["metrics"]),
                 runtime_seconds=None if obj.get("runtime_seconds") is None else float(obj["runtime_seconds"]),
                 peak_memory_bytes=None if obj.get("peak_memory_bytes") is None else int(obj["peak_memory_bytes"]),
-                hardware=HardwareInfo.from_json(hardware) if isinstance(hardware, dict) else str(hardware),
-                versions={str(k): str(v) for k, v in dict(obj.get("versions") or {}).items()},
-                date=None if obj.get("date") is None else str(obj["date"]),
-                command=None if obj.get("command") is None else str(obj["command"]),
-                notes=str(obj.get("notes", "")),
-                extras=dict(obj.get("extras") or {}),
+                **provenance_from_json(obj),
                 roc=None if roc is None else str(roc),
                 isolation=None if obj.get("isolation") is None else str(obj["isolation"]),
                 status=str(obj.get("status", "measured")),

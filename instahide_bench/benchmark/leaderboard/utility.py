@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from instahide_bench.benchmark.leaderboard.entry import provenance_from_json, provenance_to_json
 from instahide_bench.benchmark.leaderboard.store import slug
 from instahide_bench.core.errors import InputFileError
 from instahide_bench.core.io import read_json, write_json_atomic
@@ -61,7 +62,6 @@ class UtilityEntry:
     format_version: int = UTILITY_FORMAT_VERSION
 
     def to_json(self) -> dict[str, Any]:
-        hardware = self.hardware.to_json() if isinstance(self.hardware, HardwareInfo) else self.hardware
         return {
             "format_version": self.format_version,
             "kind": "utility",
@@ -81,12 +81,7 @@ class UtilityEntry:
                 "seconds": self.seconds,
                 "images_per_second": self.images_per_second,
             },
-            "hardware": hardware,
-            "versions": self.versions,
-            "date": self.date,
-            "command": self.command,
-            "notes": self.notes,
-            "extras": self.extras,
+            **provenance_to_json(self),
         }
 
     @classmethod
@@ -97,7 +92,6 @@ class UtilityEntry:
         if obj.get("format_version") != UTILITY_FORMAT_VERSION:
             raise InputFileError(path, f"utility entry format_version {obj.get('format_version')!r} is not supported")
         try:
-            hardware = obj.get("hardware", "unknown")
             encoder, training, data, metrics = obj["encoder"], obj["training"], obj["data"], obj["metrics"]
             baseline = metrics.get("baseline_accuracy")
             return cls(
@@ -116,12 +110,7 @@ class UtilityEntry:
                 baseline_accuracy=None if baseline is None else float(baseline),
                 seconds=float(metrics["seconds"]),
                 images_per_second=float(metrics.get("images_per_second", 0.0)),
-                hardware=HardwareInfo.from_json(hardware) if isinstance(hardware, dict) else str(hardware),
-                versions={str(k): str(v) for k, v in dict(obj.get("versions") or {}).items()},
-                date=None if obj.get("date") is None else str(obj["date"]),
-                command=None if obj.get("command") is None else str(obj["command"]),
-                notes=str(obj.get("notes", "")),
-                extras=dict(obj.get("extras") or {}),
+                **provenance_from_json(obj),
                 status=str(obj.get("status", "measured")),
             )
         except KeyError as exc:
