@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from instahide_bench.core.challenge import load_challenge, load_key
 from instahide_bench.core.provenance import Provenance, hardware_info, scoring_versions, utc_now_iso
@@ -44,6 +44,17 @@ def record_run(
     from instahide_bench.benchmark.leaderboard import AttackInfo, GridSource, measured_entry, record_entry
 
     attack = AttackInfo(report.attack, report.attack_version, report.config, report.complexity)
+    entry = measured_entry(
+        entry_name or report.attack, attack, challenge, result.scores, **_entry_fields(report, command_line)
+    )
+    root = Path(leaderboard_root) if leaderboard_root is not None else Path("leaderboard")
+    grid = GridSource(challenge, key, decryption, result.rows)
+    report.entry_path = str(record_entry(entry, root, grid=grid, stem=entry_stem))
+
+
+def _entry_fields(report: RunReport, command_line: str) -> dict[str, Any]:
+    """What an attack entry and a membership entry record alike about the run: time, memory,
+    provenance, notes and the attack's scalar figures."""
     provenance = Provenance(
         hardware=hardware_info(),
         versions=scoring_versions(),
@@ -51,21 +62,13 @@ def record_run(
         command=command_line,
         isolation=report.isolation,
     )
-    notes = report.message if report.succeeded else f"attack did not succeed: {report.message}"
-    entry = measured_entry(
-        entry_name or report.attack,
-        attack,
-        challenge,
-        result.scores,
-        runtime_seconds=report.runtime_seconds,
-        peak_memory_bytes=report.peak_memory_bytes,
-        provenance=provenance,
-        notes=notes,
-        extras={"succeeded": report.succeeded, "device": report.device, **_numeric(report.info)},
-    )
-    root = Path(leaderboard_root) if leaderboard_root is not None else Path("leaderboard")
-    grid = GridSource(challenge, key, decryption, result.rows)
-    report.entry_path = str(record_entry(entry, root, grid=grid, stem=entry_stem))
+    return {
+        "runtime_seconds": report.runtime_seconds,
+        "peak_memory_bytes": report.peak_memory_bytes,
+        "provenance": provenance,
+        "notes": report.message if report.succeeded else f"attack did not succeed: {report.message}",
+        "extras": {"succeeded": report.succeeded, "device": report.device, **_numeric(report.info)},
+    }
 
 
 def _numeric(info: dict) -> dict:
@@ -99,23 +102,9 @@ def record_membership_run(
     from instahide_bench.benchmark.leaderboard import AttackInfo
     from instahide_bench.benchmark.leaderboard.membership import membership_entry, record_membership_entry
 
-    provenance = Provenance(
-        hardware=hardware_info(),
-        versions=scoring_versions(),
-        date=utc_now_iso(),
-        command=command_line,
-        isolation=report.isolation,
-    )
+    attack = AttackInfo(report.attack, report.attack_version, report.config, report.complexity)
     entry = membership_entry(
-        entry_name or report.attack,
-        AttackInfo(report.attack, report.attack_version, report.config, report.complexity),
-        challenge,
-        result,
-        runtime_seconds=report.runtime_seconds,
-        peak_memory_bytes=report.peak_memory_bytes,
-        provenance=provenance,
-        notes=report.message if report.succeeded else f"attack did not succeed: {report.message}",
-        extras={"succeeded": report.succeeded, "device": report.device, **_numeric(report.info)},
+        entry_name or report.attack, attack, challenge, result, **_entry_fields(report, command_line)
     )
     root = Path(leaderboard_root) if leaderboard_root is not None else Path("leaderboard")
     report.entry_path = str(record_membership_entry(entry, root, roc=(key, scores), stem=entry_stem))
