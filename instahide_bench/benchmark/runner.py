@@ -371,22 +371,12 @@ def _score_and_record(
 ) -> None:
     from instahide_bench.benchmark.recording import record_membership_run, record_run
 
-    if report.threat_model == MEMBERSHIP:
-        record_membership_run(
-            report,
-            challenge_dir,
-            out_dir / "membership_scores.npy",
-            record=record,
-            leaderboard_root=leaderboard_root,
-            entry_name=entry_name,
-            command_line=command_line or shlex.join(sys.argv),
-            entry_stem=entry_stem,
-        )
-        return
-    record_run(
+    membership = report.threat_model == MEMBERSHIP
+    record_as = record_membership_run if membership else record_run
+    record_as(
         report,
         challenge_dir,
-        out_dir / "decryption.npy",
+        out_dir / ("membership_scores.npy" if membership else "decryption.npy"),
         record=record,
         leaderboard_root=leaderboard_root,
         entry_name=entry_name,
