@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from instahide_bench.attacks import ATTACKS, AttackContext
 from instahide_bench.attacks.baselines import IdentityAttack
@@ -16,6 +15,7 @@ from instahide_bench.benchmark.cli import main
 from instahide_bench.benchmark.generate import build_challenge
 from instahide_bench.core.challenge import EncodedChallenge, load_challenge, load_key, write_challenge
 from instahide_bench.core.scoring import score_decryption
+from tests.torch_threads import one_torch_thread
 
 BASELINES = Path(__file__).resolve().parents[2] / "instahide_bench" / "attacks" / "baselines.py"
 #: Tiny releases of the embedded photographs (8 classes): 40 private images, 2 per class released.
@@ -24,12 +24,8 @@ TINY_DM = {**TINY_RELEASE, "iterations": 5, "real_batch": 8, "width": 8, "depth"
 
 
 def _release(preset: str, overrides: dict[str, object], seed: int) -> EncodedChallenge:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # two threads spin against each other on 2 shared cores
-    try:
+    with one_torch_thread():  # two threads spin against each other on 2 shared cores
         return build_challenge(preset, overrides=overrides, seed=seed)[0]
-    finally:
-        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

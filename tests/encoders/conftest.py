@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import torch
 
 from instahide_bench.core.data import parse_source
 from instahide_bench.core.data.base import ImageSet
+from tests import torch_threads
 
 #: Private images of the tiny release problems (the embedded photographs: 8 classes, >= 3 each at seed 0).
 TINY_N = 40
@@ -23,7 +23,5 @@ def tiny_private() -> ImageSet:
 @pytest.fixture
 def one_torch_thread() -> Iterator[None]:
     """One torch thread: on 2 shared cores two threads spin against each other; restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads.one_torch_thread():
+        yield

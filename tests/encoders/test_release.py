@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from instahide_bench.benchmark.utility import UtilityRequest, run_utility
 from instahide_bench.core.challenge import INIT_INDEX_FILE, KEY_DIR, load_challenge, load_key, write_challenge
@@ -20,6 +19,7 @@ from instahide_bench.core.scoring import score_decryption
 from instahide_bench.core.training import TrainConfig
 from instahide_bench.encoders import DatasetCondensationConfig, DatasetCondensationEncoder
 from tests.encoders.conftest import TINY_N
+from tests.torch_threads import one_torch_thread
 
 NOISE = {"n": TINY_N, "images_per_class": 2, "init": "noise", "iterations": 1, "width": 4, "depth": 1, "device": "cpu"}
 
@@ -31,12 +31,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def noise_challenge(tiny_private: ImageSet, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny dc-noise challenge on disk (init_index all -1), written once."""
     encoder = DatasetCondensationEncoder(apply_overrides(DatasetCondensationConfig(), NOISE))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as one_torch_thread does (a module fixture runs before it)
-    try:
+    with one_torch_thread():  # as the one_torch_thread fixture does (a module fixture runs before it)
         encoded = encoder.encode(tiny_private, seed=11)
-    finally:
-        torch.set_num_threads(threads)
     return write_challenge(tmp_path_factory.mktemp("release") / "dc-noise", encoded)
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from instahide_bench.attacks.carlini.attack import CarliniGraphConfig, Facts, read_facts
 from instahide_bench.attacks.carlini.reconstruct import Reconstruction
@@ -21,6 +20,7 @@ from instahide_bench.attacks.carlini.similarity import Embedding, train_embeddin
 from instahide_bench.attacks.carlini.truth import true_slot_images
 from instahide_bench.attacks.common.simulate import Simulation, simulate_from_sources
 from instahide_bench.core.challenge import ChallengeKey, EncodedChallenge, write_challenge
+from tests import torch_threads
 from tests.conftest import tiny_encoded
 
 #: n=20 private tiles of the 8 embedded photographs, T=20 epochs (E=400 rows), a 200-patch public pool.
@@ -45,10 +45,8 @@ AUX_IMAGES, AUX_T = 12, 20
 def one_torch_thread() -> Iterator[None]:
     """One torch thread: with 2 cores shared with other work, 2 threads spin against each other
     (measured: 100 colour-fit steps 1.5 s on one thread, 19 s on two under load)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads.one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="package")

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 from instahide_bench.core.challenge import EncodedChallenge, write_challenge
+from tests import torch_threads
 from tests.conftest import tiny_encoded
 
 #: n=12 private tiles, T=4 epochs (E=48 rows), a 60-patch public pool.
@@ -37,7 +37,5 @@ def tiny_dir(tiny_set: EncodedChallenge, tmp_path_factory: pytest.TempPathFactor
 def one_torch_thread() -> Iterator[None]:
     """One torch thread (what the worker process sets from FAST's ``threads``): on 2 shared cores two
     threads spin against each other; restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads.one_torch_thread():
+        yield
