@@ -21,10 +21,12 @@ from torch import nn
 
 from instahide_bench.core.challenge import PublicChallenge
 from instahide_bench.core.config import param
+from instahide_bench.core.data import parse_source
+from instahide_bench.core.errors import ConfigError
 from instahide_bench.core.pixels import PixelSpace
 from instahide_bench.core.training import AUGMENTATIONS, MODELS, EvalSet, TrainConfig, TrainingBatch, build_model, train
 from instahide_bench.core.training.epochs import batches_per_epoch, fixed_set_epochs
-from instahide_bench.core.training.loop import to_tensor
+from instahide_bench.core.training.loop import predict, to_tensor
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,12 @@ class ReleaseRecipe:
     weight_decay: float = param(1e-4, "L2 weight decay")
     augment: str = param("crop-flip", "augmentation of the release rows: " + ", ".join(AUGMENTATIONS))
     device: str = param("auto", "auto: the runner's device; or cpu, cuda, cuda:1, ...")
+    eval_data: str = param(
+        "",
+        "labelled held-out images of the challenge's classes (e.g. cifar10:PATH?split=test): the target "
+        "model's accuracy on them is reported as info test_accuracy, the release's utility; empty: not measured",
+        data_source=True,
+    )
 
     def train_config(self, seed: int, runner_device: str | None = None) -> TrainConfig:
         """The recipe as :class:`TrainConfig` (utility's defaults for what is not set here);
@@ -96,6 +104,39 @@ def train_on_rows(rows: TrainingBatch, pixels: PixelSpace, config: TrainConfig, 
     return model
 
 
+def held_out_accuracy(model: nn.Module, spec: str, challenge: PublicChallenge) -> dict[str, float | int | str]:
+    """The model's accuracy on every image of the labelled source ``spec`` (the release's utility).
+
+    Membership results mean little without the utility they come at (Carlini, Feldman and Nasr
+    compare releases at known accuracy), and the attacker's model is the model whoever uses the
+    release would train, so its accuracy on held-out images is that utility. ``spec`` must hold
+    images of the challenge's classes, in the same order; they are read, never trained on.
+
+    Raises
+    ------
+    ConfigError
+        When the source cannot list its images or its classes are not the challenge's.
+    """
+    source = parse_source(spec, "private")
+    load_all = getattr(source, "load_all", None)
+    if load_all is None:
+        raise ConfigError(f"eval_data: {spec} cannot list its images; use a cifar10:, npy:, mnist5k or embedded source")
+    images = load_all()
+    expected = tuple(challenge.meta.class_names)
+    if tuple(images.class_names) != expected:
+        raise ConfigError(
+            f"eval_data: {spec} has classes {list(images.class_names)[:5]}..., "
+            f"the challenge has {list(expected)[:5]}..."
+        )
+    if not len(images):
+        raise ConfigError(f"eval_data: {spec} holds no images")
+    device = next(model.parameters()).device
+    predicted = predict(model, challenge.pixels.from_uint8(images.images), device).argmax(axis=1)
+    accuracy = float(np.mean(predicted == images.labels))
+    logger.info("target model: accuracy %.4f on %d held-out images of %s", accuracy, len(images), spec)
+    return {"test_accuracy": accuracy, "test_images": len(images), "test_data": spec}
+
+
 def class_log_probabilities(
     model: nn.Module, images: np.ndarray, labels: np.ndarray, device: torch.device, batch_size: int = 512
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -135,6 +176,7 @@ __all__ = [
     "MONITOR_ROWS",
     "ReleaseRecipe",
     "class_log_probabilities",
+    "held_out_accuracy",
     "logit_confidence",
     "negative_loss",
     "release_rows",

@@ -28,6 +28,7 @@ from instahide_bench.attacks.common.cache import cached, fingerprint
 from instahide_bench.attacks.common.release_model import (
     ReleaseRecipe,
     class_log_probabilities,
+    held_out_accuracy,
     logit_confidence,
     release_rows,
     train_on_rows,
@@ -167,9 +168,16 @@ class LiraAttack(MembershipAttack):
 
         def target_stage() -> dict[str, np.ndarray]:
             model = train_on_rows(release_rows(challenge), challenge.pixels, recipe, label="lira target")
-            return {"phi": confidences(model, candidates.images, labels)}
+            arrays = {"phi": confidences(model, candidates.images, labels)}
+            if config.eval_data:
+                utility = held_out_accuracy(model, config.eval_data, challenge)
+                arrays["test_accuracy"] = np.array([utility["test_accuracy"], utility["test_images"]], np.float64)
+            return arrays
 
-        target = cached(context, "target", fingerprint(stage="target", **base), target_stage)["phi"]
+        measured = {"eval_data": config.eval_data} if config.eval_data else {}
+        target_key = fingerprint(stage="target", **measured, **base)
+        target_arrays = cached(context, "target", target_key, target_stage)
+        target = target_arrays["phi"]
 
         encoder = challenge_encoder(meta.encoder, meta.params)
         as_set = ImageSet(to_uint8(candidates.images, challenge.pixels), labels, tuple(meta.class_names), "candidates")
@@ -228,6 +236,9 @@ class LiraAttack(MembershipAttack):
             "mean_target_phi": float(target[:, 0].mean()),
             "seed": seed,
         }
+        if "test_accuracy" in target_arrays:
+            accuracy, images = target_arrays["test_accuracy"]
+            info.update(test_accuracy=float(accuracy), test_images=int(images), test_data=config.eval_data)
         message = f"{config.variant}, {count} shadows" + (", fixed variance" if config.fixed_variance else "")
         return AttackResult(membership_scores=scores, info=info, message=message)
 

@@ -15,12 +15,14 @@ where the model is very sure and is the statistic per-example attacks (LiRA) fit
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from instahide_bench.attacks.common.release_model import (
     ReleaseRecipe,
     class_log_probabilities,
+    held_out_accuracy,
     logit_confidence,
     negative_loss,
     release_rows,
@@ -71,13 +73,15 @@ class LossThresholdAttack(MembershipAttack):
         log_p, log_not_p = class_log_probabilities(model, candidates.images, candidates.labels, device)
         scores = negative_loss(log_p) if self.config.score == "loss" else logit_confidence(log_p, log_not_p)
         predicted = np.exp(log_p)
-        info = {
+        info: dict[str, Any] = {
             "train_rows": challenge.num_rows,
             "candidates": len(candidates),
             "mean_candidate_loss": float(-log_p.mean()),
             "median_candidate_p": float(np.median(predicted)),
             "seed": seed,
         }
+        if self.config.eval_data:
+            info.update(held_out_accuracy(model, self.config.eval_data, challenge))
         return AttackResult(membership_scores=scores, info=info, message=f"score={self.config.score}")
 
 

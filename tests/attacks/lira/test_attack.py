@@ -114,8 +114,12 @@ def test_resume_reuses_cached_shadows_and_trains_only_new_ones(tmp_path: Path, m
     offline = LiraAttack(dataclasses.replace(config, variant="offline")).run(challenge, context)
     assert len(trained) == 4 and offline.info["pool_candidates"] == 0  # the target is cached; OUT-only shadows are new
     assert offline.membership_scores is not None and np.all(np.isfinite(offline.membership_scores))
+    measured = LiraAttack(dataclasses.replace(config, eval_data=aux)).run(challenge, context)
+    assert trained[4:] == ["lira target"]  # the target's utility is measured once it is trained; shadows are reused
+    assert measured.info["test_images"] == 16 and 0 <= measured.info["test_accuracy"] <= 1
+    assert np.array_equal(measured.membership_scores, first)  # the same target (same recipe and seed)
     LiraAttack(dataclasses.replace(config, epochs=2)).run(challenge, dataclasses.replace(context, resume=False))
-    assert len(trained) == 7  # another recipe (or no --resume) trains everything again
+    assert len(trained) == 8  # another recipe (or no --resume) trains everything again
 
 
 def test_bad_settings_and_challenges_are_refused(tmp_path: Path) -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from instahide_bench.attacks.common.release_model import held_out_accuracy, release_rows, train_on_rows
+from instahide_bench.attacks.lira.shadows import to_uint8
 from instahide_bench.attacks.loss_threshold.attack import LossThresholdAttack, LossThresholdConfig
 from instahide_bench.benchmark.generate import MembershipRequest, build_challenge
 from instahide_bench.core.attack import AttackContext
@@ -85,3 +88,45 @@ def test_real_labels_vanilla_release_of_embedded_tiles() -> None:
     encoded, _ = build_challenge("vanilla", overrides={"n": 96}, membership=MembershipRequest(), data_seed=3)
     auc, _ = _auc(encoded, dataclasses.replace(OVERFIT, epochs=60))
     assert auc > 0.6, auc
+
+
+def test_reports_the_models_accuracy_on_held_out_images(tmp_path: Path) -> None:
+    """``eval_data``: the release's utility, measured on labelled images the attacker holds.
+
+    The overfit model has memorised the random labels of the released members (accuracy near 1
+    on them) and knows nothing of the non-members' random labels (near chance, 1 in 4).
+    """
+    encoded = _random_label_release("vanilla", 32)
+    assert encoded.membership is not None
+    candidates, key = encoded.membership.candidates, encoded.membership.key
+    images = to_uint8(candidates.images, encoded.pixels)
+    files = {}
+    for name, chosen in (("members", key.is_member), ("non-members", ~key.is_member)):
+        files[name] = f"npy:{tmp_path / name}.npz"
+        np.savez(
+            tmp_path / f"{name}.npz",
+            images=images[chosen],
+            labels=candidates.labels[chosen],
+            class_names=np.array(list("abcd")),
+        )
+    public = encoded.public_view()
+    recipe = dataclasses.replace(OVERFIT, epochs=80).train_config(seed=0, runner_device="cpu")
+    model = train_on_rows(release_rows(public), public.pixels, recipe)
+    members = held_out_accuracy(model, files["members"], public)
+    assert members["test_images"] == 32 and members["test_data"] == files["members"]
+    assert float(members["test_accuracy"]) > 0.9, members
+    assert float(held_out_accuracy(model, files["non-members"], public)["test_accuracy"]) < 0.6
+
+    info = (
+        LossThresholdAttack(LossThresholdConfig(epochs=1, eval_data=files["members"])).run(public, AttackContext()).info
+    )
+    assert info["test_images"] == 32 and 0 <= info["test_accuracy"] <= 1
+
+
+def test_held_out_images_must_have_the_challenges_classes(tmp_path: Path) -> None:
+    encoded = _random_label_release("vanilla", 4)
+    path = tmp_path / "other.npz"
+    np.savez(path, images=np.zeros((2, 32, 32, 3), np.uint8), labels=np.zeros(2, np.int64), class_names=np.array(["x"]))
+    config = LossThresholdConfig(epochs=1, eval_data=f"npy:{path}")
+    with pytest.raises(ConfigError, match=r"eval_data: npy:.*other\.npz has classes"):
+        LossThresholdAttack(config).run(encoded.public_view(), AttackContext())
