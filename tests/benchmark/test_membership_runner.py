@@ -128,7 +128,7 @@ def test_membership_attack_is_run_scored_and_recorded(with_plugin: Path, vanilla
     [(entry, path)] = load_membership_entries(board)
     assert entry.scores.all.auc == 1.0 and entry.roc and (path.parent / entry.roc).is_file()
     assert entry.hardware != "unknown" and entry.command and entry.isolation
-    assert "| throwaway-nearest | 1.000 [1.000, 1.000]" in membership_markdown(board)
+    assert "| throwaway-nearest | — | 1.000 [1.000, 1.000]" in membership_markdown(board)  # no accuracy measured
 
 
 def test_membership_attack_cannot_read_the_truth(with_plugin: Path, vanilla_dir: Path, tmp_path: Path) -> None:

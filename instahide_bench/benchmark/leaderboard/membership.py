@@ -238,51 +238,170 @@ def metric_cells(scores: MembershipScores) -> list[str]:
     return cells
 
 
+#: The columns of the membership tables (README.md and index.html), in order.
+MEMBERSHIP_COLUMNS = (
+    "Challenge",
+    "Attack",
+    "Accuracy",
+    "AUC",
+    "TPR@0.1% FPR",
+    "TPR@1% FPR",
+    "Balanced acc.",
+    "Init AUC",
+    "Members / non-members",
+    "Time",
+    "Hardware",
+    "Date",
+)
+#: Numeric columns: index.html sorts them by the raw value.
+MEMBERSHIP_NUMERIC = {"Accuracy", "AUC", "TPR@0.1% FPR", "TPR@1% FPR", "Balanced acc.", "Init AUC", "Time"}
+MEMBERSHIP_CSV = "membership.csv"
+MEMBERSHIP_INTRO = (
+    "Which candidates (private images and held-out images of the same distribution) were in the "
+    "private set, judged from the release. 95% bootstrap intervals in brackets; † marks a TPR taken "
+    "at an FPR that allows fewer than 10 false positives among the non-members. `Accuracy`: the "
+    "attacked model's accuracy on held-out images (the release's utility), when the attack measured it. "
+    "`Init AUC`: only the members that initialised a release row. Entries and log-log ROC curves in "
+    "`membership/`."
+)
+
+
+@dataclass(frozen=True)
+class MembershipRow:
+    """One membership entry as the tables show it: display cells, raw sort values, the ROC link."""
+
+    entry: MembershipEntry
+    path: Path
+    cells: dict[str, str]
+    sort: dict[str, str]  # numeric columns: the raw value (``repr``), "" when missing
+    roc: str | None  # relative to the leaderboard root
+
+
+def _accuracy(entry: MembershipEntry) -> float | None:
+    value = entry.extras.get("test_accuracy")
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _row(entry: MembershipEntry, path: Path, root: Path) -> MembershipRow:
+    hardware = entry.hardware.summary() if isinstance(entry.hardware, HardwareInfo) else entry.hardware
+    init, m = entry.scores.init, entry.scores.all
+    accuracy = _accuracy(entry)
+    auc, low_fpr, one_fpr, balanced = metric_cells(entry.scores)
+    cells = {
+        "Challenge": entry.challenge.challenge_id,
+        "Attack": entry.name,
+        "Accuracy": "—" if accuracy is None else f"{accuracy:.3f}",
+        "AUC": auc,
+        "TPR@0.1% FPR": low_fpr,
+        "TPR@1% FPR": one_fpr,
+        "Balanced acc.": balanced,
+        "Init AUC": "—" if init is None else f"{init.auc:.3f} ({init.num_members})",
+        "Members / non-members": f"{m.num_members} / {m.num_non_members}",
+        "Time": "—" if entry.runtime_seconds is None else f"{entry.runtime_seconds:.0f} s",
+        "Hardware": hardware,
+        "Date": (entry.date or "")[:10],
+    }
+    raw = {
+        "Accuracy": accuracy,
+        "AUC": m.auc,
+        **{column: m.values[level] for column, level in zip(("TPR@0.1% FPR", "TPR@1% FPR"), FPR_LEVELS, strict=True)},
+        "Balanced acc.": m.values["balanced_accuracy"],
+        "Init AUC": None if init is None else init.auc,
+        "Time": entry.runtime_seconds,
+    }
+    sort = {name: "" if value is None else repr(float(value)) for name, value in raw.items()}
+    roc = None if entry.roc is None else (path.parent / entry.roc).relative_to(root).as_posix()
+    return MembershipRow(entry, path, cells, sort, roc)
+
+
+def membership_rows(root: str | os.PathLike[str]) -> list[MembershipRow]:
+    """The membership entries under ``root``, by challenge, then AUC (descending), then file."""
+    root = Path(root)
+    entries = load_membership_entries(root)
+    ordered = sorted(entries, key=lambda item: (item[0].challenge.challenge_id, -item[0].scores.all.auc, str(item[1])))
+    return [_row(entry, path, root) for entry, path in ordered]
+
+
 def membership_markdown(root: str | os.PathLike[str]) -> str:
-    """The README section of the membership entries under ``root`` ("" when there are none), by AUC."""
+    """The README section of the membership entries under ``root`` ("" when there are none)."""
     from instahide_bench.benchmark.views import md_cell
 
-    entries = load_membership_entries(root)
-    if not entries:
+    rows = membership_rows(root)
+    if not rows:
         return ""
     lines = [
         "",
         "## Membership inference",
         "",
-        "Which candidates (private images and held-out images of the same distribution) were in the "
-        "private set, judged from the release. 95% bootstrap intervals in brackets; † marks a TPR taken "
-        "at an FPR that allows fewer than 10 false positives among the non-members. `init AUC`: only "
-        "the members that initialised a release row. Entries and log-log ROC curves in `membership/`.",
+        MEMBERSHIP_INTRO,
         "",
-        "| challenge | attack | AUC | TPR@0.1% FPR | TPR@1% FPR | balanced acc. | init AUC "
-        "| members / non-members | time | hardware | date |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| " + " | ".join(MEMBERSHIP_COLUMNS) + " |",
+        "|---" * len(MEMBERSHIP_COLUMNS) + "|",
     ]
-    ordered = sorted(entries, key=lambda item: (item[0].challenge.challenge_id, -item[0].scores.all.auc, str(item[1])))
-    for entry, _ in ordered:
-        hardware = entry.hardware.summary() if isinstance(entry.hardware, HardwareInfo) else entry.hardware
-        init = entry.scores.init
-        cells = [
-            entry.challenge.challenge_id,
-            entry.name,
-            *metric_cells(entry.scores),
-            "—" if init is None else f"{init.auc:.3f} ({init.num_members})",
-            f"{entry.scores.all.num_members} / {entry.scores.all.num_non_members}",
-            "—" if entry.runtime_seconds is None else f"{entry.runtime_seconds:.0f} s",
-            hardware,
-            (entry.date or "")[:10],
-        ]
-        lines.append("| " + " | ".join(md_cell(cell) for cell in cells) + " |")
+    for row in rows:
+        lines.append("| " + " | ".join(md_cell(row.cells[column]) for column in MEMBERSHIP_COLUMNS) + " |")
     return "\n".join(lines) + "\n"
 
 
+def membership_csv(rows: list[MembershipRow], root: str | os.PathLike[str]) -> str:
+    """membership.csv: one line per entry, numbers as numbers (intervals as low/high columns)."""
+    import pandas as pd
+
+    records = []
+    for row in rows:
+        entry, m, init = row.entry, row.entry.scores.all, row.entry.scores.init
+        record: dict[str, Any] = {
+            "challenge_id": entry.challenge.challenge_id,
+            "preset": entry.challenge.preset,
+            "encoder": entry.challenge.encoder,
+            "name": entry.name,
+            "status": entry.status,
+            "attack": entry.attack.name,
+            "attack_version": entry.attack.version,
+            "test_accuracy": _accuracy(entry),
+            "members": m.num_members,
+            "non_members": m.num_non_members,
+        }
+        for name, value in m.values.items():
+            record[name] = value
+            interval = m.intervals.get(name)
+            record[f"{name}_low"] = None if interval is None else interval[0]
+            record[f"{name}_high"] = None if interval is None else interval[1]
+            if name in m.reliable:
+                record[f"{name}_reliable"] = m.reliable[name]
+        record.update(
+            init_auc=None if init is None else init.auc,
+            init_members=None if init is None else init.num_members,
+            runtime_seconds=entry.runtime_seconds,
+            peak_memory_bytes=entry.peak_memory_bytes,
+            hardware=row.cells["Hardware"],
+            date=entry.date,
+            command=entry.command,
+            notes=entry.notes,
+            entry_file=row.path.relative_to(Path(root)).as_posix(),
+            roc_file=row.roc,
+        )
+        records.append(record)
+    frame = pd.DataFrame.from_records(records).astype(
+        {"members": "Int64", "non_members": "Int64", "init_members": "Int64"}
+    )
+    return frame.to_csv(index=False, lineterminator="\n")
+
+
 __all__ = [
+    "MEMBERSHIP_COLUMNS",
+    "MEMBERSHIP_CSV",
     "MEMBERSHIP_DIR",
+    "MEMBERSHIP_INTRO",
+    "MEMBERSHIP_NUMERIC",
     "MembershipEntry",
+    "MembershipRow",
     "format_metric",
     "load_membership_entries",
+    "membership_csv",
     "membership_entry",
     "membership_markdown",
+    "membership_rows",
     "metric_cells",
     "record_membership_entry",
     "write_roc_png",

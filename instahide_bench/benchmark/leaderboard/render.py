@@ -1,4 +1,4 @@
-"""Rendered views of the leaderboard: README.md, leaderboard.csv and a sortable index.html.
+"""Rendered views of the leaderboard: README.md, leaderboard.csv (membership.csv) and a sortable index.html.
 
 One table per challenge preset, rows ranked by Max_SSIM (descending). The output depends only
 on the entries (no render time, fixed orders), so rendering twice gives identical bytes and a
@@ -18,6 +18,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from instahide_bench.benchmark.leaderboard.membership import (
+    MEMBERSHIP_COLUMNS,
+    MEMBERSHIP_CSV,
+    MEMBERSHIP_INTRO,
+    MEMBERSHIP_NUMERIC,
+    MembershipRow,
+    membership_csv,
+    membership_markdown,
+    membership_rows,
+)
 from instahide_bench.benchmark.leaderboard.store import StoredEntry, load_entries
 from instahide_bench.benchmark.views import render
 from instahide_bench.core.io import write_text_atomic
@@ -256,7 +266,8 @@ def _html_row(row: Row, root: Path) -> HtmlRow:
     )
 
 
-def render_html(groups: dict[str, list[Row]], root: Path) -> str:
+def render_html(groups: dict[str, list[Row]], root: Path, membership: list[MembershipRow] | None = None) -> str:
+    """index.html: the reconstruction tables, then the membership table (when there are entries)."""
     return render(
         "leaderboard.html.j2",
         title=_TITLE,
@@ -265,6 +276,10 @@ def render_html(groups: dict[str, list[Row]], root: Path) -> str:
         columns=_COLUMNS,
         numeric=_NUMERIC,
         groups={name: [_html_row(row, root) for row in rows] for name, rows in groups.items()},
+        membership=membership or [],
+        membership_intro=MEMBERSHIP_INTRO,
+        membership_columns=MEMBERSHIP_COLUMNS,
+        membership_numeric=MEMBERSHIP_NUMERIC,
     )
 
 
@@ -272,20 +287,23 @@ def render_html(groups: dict[str, list[Row]], root: Path) -> str:
 
 
 def render_leaderboard(root: str | os.PathLike[str]) -> list[Path]:
-    """Render README.md, leaderboard.csv and index.html under ``root``; return their paths.
+    """Render README.md, leaderboard.csv and index.html under ``root`` (and membership.csv when there
+    are membership entries); return their paths.
 
     Entries that cannot be read are logged (naming the file) and left out of the tables.
     """
-    from instahide_bench.benchmark.leaderboard.membership import membership_markdown
     from instahide_bench.benchmark.leaderboard.utility import utility_markdown
 
     root = Path(root)
     groups = ranked_groups(load_entries(root, skip_invalid=True))
+    membership = membership_rows(root)
     outputs = {
         root / README_FILE: render_markdown(groups) + utility_markdown(root) + membership_markdown(root),
         root / CSV_FILE: render_csv(groups, root),
-        root / HTML_FILE: render_html(groups, root),
+        root / HTML_FILE: render_html(groups, root, membership),
     }
+    if membership:
+        outputs[root / MEMBERSHIP_CSV] = membership_csv(membership, root)
     for path, text in outputs.items():
         write_text_atomic(path, text)
     return list(outputs)

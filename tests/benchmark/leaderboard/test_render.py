@@ -99,16 +99,16 @@ def test_durations_are_readable() -> None:
 
 
 def test_committed_views_are_the_rendering_of_the_committed_entries(tmp_path: Path) -> None:
-    """The repository's README.md, leaderboard.csv and index.html, byte for byte: never edited by hand,
+    """The repository's README.md, leaderboard.csv, index.html and membership.csv, byte for byte: never edited by hand,
     and unchanged by moving the layout into templates."""
     committed = REPO_ROOT / "leaderboard"
     if not (committed / "entries").is_dir():
         pytest.skip("no leaderboard/ beside this checkout")
-    for source in ("entries", "utility"):  # attack entries and utility entries
+    for source in ("entries", "utility", "membership"):  # attack, utility and membership entries
         if (committed / source).is_dir():
             shutil.copytree(committed / source, tmp_path / source)
     render_leaderboard(tmp_path)
-    for name in RENDERED:
+    for name in (*RENDERED, "membership.csv"):
         assert (tmp_path / name).read_bytes() == (committed / name).read_bytes(), f"leaderboard/{name} is stale"
 
 
