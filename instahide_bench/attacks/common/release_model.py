@@ -21,7 +21,7 @@ from torch import nn
 
 from instahide_bench.core.challenge import PublicChallenge
 from instahide_bench.core.config import param
-from instahide_bench.core.data import parse_source
+from instahide_bench.core.data import ImageSet, parse_source
 from instahide_bench.core.errors import ConfigError
 from instahide_bench.core.pixels import PixelSpace
 from instahide_bench.core.training import AUGMENTATIONS, MODELS, EvalSet, TrainConfig, TrainingBatch, build_model, train
@@ -104,6 +104,27 @@ def train_on_rows(rows: TrainingBatch, pixels: PixelSpace, config: TrainConfig, 
     return model
 
 
+def labelled_images(spec: str, class_names: tuple[str, ...], setting: str) -> ImageSet:
+    """Every image of the source ``spec``, which must hold the challenge's classes in its order.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``setting``, when the source cannot list its images or its classes are not the challenge's.
+    """
+    source = parse_source(spec, "private")
+    load_all = getattr(source, "load_all", None)
+    if load_all is None:
+        raise ConfigError(f"{setting}: {spec} cannot list its images; use a cifar10:, npy:, mnist5k or embedded source")
+    images: ImageSet = load_all()
+    if tuple(images.class_names) != tuple(class_names):
+        raise ConfigError(
+            f"{setting}: {spec} has classes {list(images.class_names)[:5]}..., the challenge has "
+            f"{list(class_names)[:5]}...: labelled images of the challenge's classes are needed"
+        )
+    return images
+
+
 def held_out_accuracy(model: nn.Module, spec: str, challenge: PublicChallenge) -> dict[str, float | int | str]:
     """The model's accuracy on every image of the labelled source ``spec`` (the release's utility).
 
@@ -115,19 +136,9 @@ def held_out_accuracy(model: nn.Module, spec: str, challenge: PublicChallenge) -
     Raises
     ------
     ConfigError
-        When the source cannot list its images or its classes are not the challenge's.
+        When the source cannot list its images, holds none, or its classes are not the challenge's.
     """
-    source = parse_source(spec, "private")
-    load_all = getattr(source, "load_all", None)
-    if load_all is None:
-        raise ConfigError(f"eval_data: {spec} cannot list its images; use a cifar10:, npy:, mnist5k or embedded source")
-    images = load_all()
-    expected = tuple(challenge.meta.class_names)
-    if tuple(images.class_names) != expected:
-        raise ConfigError(
-            f"eval_data: {spec} has classes {list(images.class_names)[:5]}..., "
-            f"the challenge has {list(expected)[:5]}..."
-        )
+    images = labelled_images(spec, tuple(challenge.meta.class_names), "eval_data")
     if not len(images):
         raise ConfigError(f"eval_data: {spec} holds no images")
     device = next(model.parameters()).device
@@ -177,6 +188,7 @@ __all__ = [
     "ReleaseRecipe",
     "class_log_probabilities",
     "held_out_accuracy",
+    "labelled_images",
     "logit_confidence",
     "negative_loss",
     "release_rows",

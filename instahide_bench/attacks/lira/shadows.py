@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from instahide_bench.attacks.common.release_model import labelled_images
 from instahide_bench.core.config import apply_overrides, field_types
 from instahide_bench.core.data import ImageSet, parse_source
 from instahide_bench.core.encoder import ENCODERS, Encoder
@@ -67,16 +68,7 @@ def load_auxiliary(spec: str, class_names: tuple[str, ...], exclude: np.ndarray)
     ConfigError
         When the source cannot list its images or its classes are not the challenge's.
     """
-    source = parse_source(spec, "private")
-    load_all = getattr(source, "load_all", None)
-    if load_all is None:
-        raise ConfigError(f"lira aux: {spec} cannot list its images; use a cifar10:, npy:, mnist5k or embedded source")
-    pool: ImageSet = load_all()
-    if tuple(pool.class_names) != tuple(class_names):
-        raise ConfigError(
-            f"lira aux: {spec} has classes {list(pool.class_names)[:5]}..., the challenge has "
-            f"{list(class_names)[:5]}...: the shadows need labelled images of the challenge's classes"
-        )
+    pool = labelled_images(spec, class_names, "lira aux")
     excluded = {image.tobytes() for image in exclude}
     keep = np.array([image.tobytes() not in excluded for image in pool.images], dtype=bool)
     if not keep.all():
