@@ -13,7 +13,8 @@ the release's utility, so that privacy is compared at known accuracy.
 
 prints the one table (a column per release: its accuracy, then each attack's AUC and TPR at 0.1%
 and 1% FPR with 95% intervals, and the AUC of the members that initialised a release row), then
-a row per run with the wall times and the machine's load, and writes ``results.json``;
+a row per run with the wall times and the machine's load, and writes ``results.json`` and a
+privacy-utility figure (``privacy-utility.png``: accuracy against AUC and TPR at 1% FPR);
 ``--record ROOT`` also writes a leaderboard membership entry (with its ROC curve) per run, and
 ``--print RESULTS.json ...`` prints the tables of earlier runs.
 
@@ -194,6 +195,59 @@ def run_table(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def draw_figure(results: list[dict[str, Any]], path: Path) -> Path:
+    """Privacy against utility, a point per release and attack with its 95% interval: AUC (all members,
+    filled; init members, hollow) and TPR at 1% FPR on x, the release-trained model's accuracy on y."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(10, 4.2), dpi=110)
+    FigureCanvasAgg(figure)
+    auc_axes, tpr_axes = figure.subplots(1, 2, sharey=True)
+    releases = list(dict.fromkeys(item["release"] for item in results))
+    colours = {release: f"C{index}" for index, release in enumerate(releases)}
+    markers = dict(zip(dict.fromkeys(attack_label(item) for item in results), "os^Dv", strict=False))
+    for item in results:
+        accuracy = item["info"].get("test_accuracy")
+        if accuracy is None:
+            continue
+        scores, colour, marker = item["scores"], colours[item["release"]], markers.get(attack_label(item), "o")
+        panels = [(auc_axes, scores, "auc", colour), (tpr_axes, scores, "tpr_at_1%_fpr", colour)]
+        if scores.get("init") and item["release"] != "vanilla":
+            panels.append((auc_axes, scores["init"], "auc", "none"))
+        for axes, figures, name, face in panels:
+            low, high = figures["intervals"][name]
+            value = figures[name]
+            axes.errorbar(
+                value,
+                accuracy,
+                xerr=[[value - low], [high - value]],
+                fmt=marker,
+                color=colour,
+                markerfacecolor=face,
+                capsize=2,
+                markersize=6,
+            )
+    for release, colour in colours.items():
+        auc_axes.plot([], [], "-", color=colour, linewidth=5, label=release)
+    for label, marker in markers.items():
+        auc_axes.plot([], [], marker, color="grey", label=label)
+    auc_axes.plot([], [], "o", color="grey", markerfacecolor="none", label="init members only")
+    auc_axes.axvline(0.5, color="grey", linestyle=":", linewidth=1)
+    tpr_axes.axvline(0.01, color="grey", linestyle=":", linewidth=1, label="chance (TPR = FPR)")
+    auc_axes.set_xlabel("membership AUC (0.5: chance)")
+    tpr_axes.set_xlabel("TPR at 1% FPR")
+    auc_axes.set_ylabel("accuracy of the release-trained model")
+    auc_axes.legend(fontsize=7, loc="best")
+    tpr_axes.legend(fontsize=7, loc="best")
+    for axes in (auc_axes, tpr_axes):
+        axes.grid(True, alpha=0.3)
+    figure.suptitle("Privacy at known utility: each release, each membership attack (95% intervals)", fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, metadata={"Software": None})
+    return path
+
+
 def print_tables(results: list[dict[str, Any]], title: str) -> None:
     print(title)
     print("\n".join(one_table(results)))
@@ -232,10 +286,13 @@ def main(argv: list[str]) -> int:
         help="reuse challenges already under --out (a rerun then takes finished models from the runs' caches)",
     )
     parser.add_argument("--print", nargs="+", metavar="RESULTS", help="only print the tables of results.json files")
+    parser.add_argument("--figure", metavar="PNG", help="the privacy-utility figure (default: OUT/privacy-utility.png)")
     args = parser.parse_args(argv)
     if args.print:
         results = [item for path in args.print for item in json.loads(Path(path).read_text())]
         print_tables(results, "earlier runs: " + ", ".join(args.print))
+        if args.figure:
+            print(f"figure: {draw_figure(results, Path(args.figure))}")
         return 0
     if not args.private or not args.out:
         parser.error("--private and --out are required (unless --print)")
@@ -263,6 +320,7 @@ def main(argv: list[str]) -> int:
         f"{args.members} members of {args.private}, held-out non-members of the same source; accuracy on {args.test}; "
         f"every model: small-cnn, {args.epochs} epochs, batch {args.batch_size}",
     )
+    print(f"figure: {draw_figure(results, Path(args.figure) if args.figure else out / 'privacy-utility.png')}")
     print(
         f"whole evaluation: {total / 60:.1f} min wall, {args.jobs} release(s) at a time; "
         f"load {load_start} -> {load_text()}"
