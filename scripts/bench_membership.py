@@ -28,6 +28,7 @@ images per class made from them; InstaHide presets encrypt each member ``--T`` t
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -97,17 +98,20 @@ def one_release(preset: str, args: argparse.Namespace, out: Path) -> list[dict[s
     results = []
     for attack in [a.strip() for a in args.attacks.split(",") if a.strip()]:
         load_before, started = load_text(), time.perf_counter()
+        settings = attack_settings(attack, args)
+        # a rerun with the same settings replaces its entry; other settings (another recipe) get their own
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
         report = run_attack(
             attack,
             directory,
             out / f"run-{preset}-{attack}",
-            overrides=attack_settings(attack, args),
+            overrides=settings,
             options=RunOptions(device=args.device, resume=True),
             score=True,
             record=args.record is not None,
             leaderboard_root=args.record,
             entry_name=f"{attack} on {preset}",
-            entry_stem=f"{Path(args.private.partition('?')[0]).name}-{preset}-{attack}",
+            entry_stem=f"{Path(args.private.partition('?')[0]).name}-{preset}-{attack}-{digest}",
         )
         assert report.scores is not None
         results.append(
