@@ -14,6 +14,7 @@ import io
 import logging
 import os
 import re
+import threading
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,6 +37,10 @@ from instahide_bench.core.membership_scoring import FPR_LEVELS, MembershipScores
 from instahide_bench.core.provenance import HardwareInfo, Provenance, collect_provenance
 
 logger = logging.getLogger(__name__)
+
+#: matplotlib is not thread-safe (its mathtext parser, used by log-axis tick labels, keeps global
+#: state), and the runner may score membership runs in several threads of one process.
+_MATPLOTLIB = threading.Lock()
 
 MEMBERSHIP_DIR = "membership"
 MEMBERSHIP_FORMAT_VERSION = 1
@@ -149,6 +154,11 @@ def write_roc_png(path: Path, key: MembershipKey, scores: np.ndarray, title: str
     Log axes show the low-FPR end that matters (Carlini et al. 2022); the chance line is the
     diagonal. FPR and TPR of 0 cannot be drawn on a log axis, so the axes start at 1 / count.
     """
+    with _MATPLOTLIB:  # one figure at a time: runs scored in threads would corrupt matplotlib's shared text parser
+        return _draw_roc(path, key, scores, title)
+
+
+def _draw_roc(path: Path, key: MembershipKey, scores: np.ndarray, title: str) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from instahide_bench.benchmark.leaderboard import AttackInfo, ChallengeInfo
-from instahide_bench.benchmark.leaderboard.membership import MembershipEntry, record_membership_entry
+from instahide_bench.benchmark.leaderboard.membership import MembershipEntry, record_membership_entry, write_roc_png
 from instahide_bench.benchmark.leaderboard.render import render_leaderboard
 from instahide_bench.core.membership import MembershipKey
 from instahide_bench.core.membership_scoring import score_membership
@@ -66,3 +67,18 @@ def test_no_membership_entries_no_membership_views(tmp_path: Path) -> None:
     paths = render_leaderboard(tmp_path)
     assert not (tmp_path / "membership.csv").exists() and len(paths) == 3
     assert 'id="membership"' not in (tmp_path / "index.html").read_text()
+
+
+def test_roc_curves_can_be_drawn_from_several_threads(tmp_path: Path) -> None:
+    """The runner may score membership runs in threads (bench_membership runs two releases at once);
+    unguarded, matplotlib's shared mathtext parser (log-axis tick labels) raised IndexError there."""
+    is_member = np.arange(40) < 20
+    key = MembershipKey(is_member, np.where(is_member, np.arange(40), -1))
+    scores = np.random.default_rng(0).normal(size=40)
+
+    def draw(index: int) -> Path:
+        return write_roc_png(tmp_path / f"roc-{index}.png", key, scores, f"run {index}")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        written = list(pool.map(draw, range(12)))
+    assert all(path.stat().st_size > 1000 for path in written)
