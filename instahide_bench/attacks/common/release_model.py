@@ -24,9 +24,18 @@ from instahide_bench.core.config import param
 from instahide_bench.core.data import ImageSet, parse_source
 from instahide_bench.core.errors import ConfigError
 from instahide_bench.core.pixels import PixelSpace
-from instahide_bench.core.training import AUGMENTATIONS, MODELS, EvalSet, TrainConfig, TrainingBatch, build_model, train
+from instahide_bench.core.training import (
+    AUGMENTATIONS,
+    MODELS,
+    EvalSet,
+    TrainConfig,
+    TrainingBatch,
+    build_model,
+    evaluate,
+    train,
+)
 from instahide_bench.core.training.epochs import batches_per_epoch, fixed_set_epochs
-from instahide_bench.core.training.loop import predict, to_tensor
+from instahide_bench.core.training.loop import to_tensor
 
 logger = logging.getLogger(__name__)
 
@@ -142,8 +151,7 @@ def held_out_accuracy(model: nn.Module, spec: str, challenge: PublicChallenge) -
     if not len(images):
         raise ConfigError(f"eval_data: {spec} holds no images")
     device = next(model.parameters()).device
-    predicted = predict(model, challenge.pixels.from_uint8(images.images), device).argmax(axis=1)
-    accuracy = float(np.mean(predicted == images.labels))
+    accuracy = evaluate(model, EvalSet(challenge.pixels.from_uint8(images.images), images.labels), device)
     logger.info("target model: accuracy %.4f on %d held-out images of %s", accuracy, len(images), spec)
     return {"test_accuracy": accuracy, "test_images": len(images), "test_data": spec}
 
