@@ -121,7 +121,7 @@ class LeaderboardEntry:
 
     @property
     def hardware_summary(self) -> str:
-        return self.hardware.summary() if isinstance(self.hardware, HardwareInfo) else self.hardware
+        return hardware_summary(self.hardware)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -189,6 +189,11 @@ def _implausible(entry: LeaderboardEntry) -> str | None:
 
 def _optional(value: Any, kind: type) -> Any:
     return None if value is None else kind(value)
+
+
+def hardware_summary(hardware: HardwareInfo | str) -> str:
+    """One line for a table: the measured machine's summary, or the stated text ("reported", ...)."""
+    return hardware.summary() if isinstance(hardware, HardwareInfo) else hardware
 
 
 class Provenanced(Protocol):

@@ -25,6 +25,7 @@ import numpy as np
 from instahide_bench.benchmark.leaderboard.entry import (
     AttackInfo,
     ChallengeInfo,
+    hardware_summary,
     provenance_from_json,
     provenance_to_json,
 )
@@ -293,7 +294,6 @@ def _accuracy(entry: MembershipEntry) -> float | None:
 
 
 def _row(entry: MembershipEntry, path: Path, root: Path) -> MembershipRow:
-    hardware = entry.hardware.summary() if isinstance(entry.hardware, HardwareInfo) else entry.hardware
     init, m = entry.scores.init, entry.scores.all
     accuracy = _accuracy(entry)
     auc, low_fpr, one_fpr, balanced = metric_cells(entry.scores)
@@ -308,7 +308,7 @@ def _row(entry: MembershipEntry, path: Path, root: Path) -> MembershipRow:
         "Init AUC": "—" if init is None else f"{init.auc:.3f} ({init.num_members})",
         "Members / non-members": f"{m.num_members} / {m.num_non_members}",
         "Time": "—" if entry.runtime_seconds is None else f"{entry.runtime_seconds:.0f} s",
-        "Hardware": hardware,
+        "Hardware": hardware_summary(entry.hardware),
         "Date": (entry.date or "")[:10],
     }
     raw = {
@@ -332,11 +332,10 @@ def membership_rows(root: str | os.PathLike[str]) -> list[MembershipRow]:
     return [_row(entry, path, root) for entry, path in ordered]
 
 
-def membership_markdown(root: str | os.PathLike[str]) -> str:
-    """The README section of the membership entries under ``root`` ("" when there are none)."""
+def membership_markdown(rows: list[MembershipRow]) -> str:
+    """The README section of the membership entries (:func:`membership_rows`; "" when there are none)."""
     from instahide_bench.benchmark.views import md_cell
 
-    rows = membership_rows(root)
     if not rows:
         return ""
     lines = [

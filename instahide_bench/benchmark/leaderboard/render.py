@@ -298,7 +298,7 @@ def render_leaderboard(root: str | os.PathLike[str]) -> list[Path]:
     groups = ranked_groups(load_entries(root, skip_invalid=True))
     membership = membership_rows(root)
     outputs = {
-        root / README_FILE: render_markdown(groups) + utility_markdown(root) + membership_markdown(root),
+        root / README_FILE: render_markdown(groups) + utility_markdown(root) + membership_markdown(membership),
         root / CSV_FILE: render_csv(groups, root),
         root / HTML_FILE: render_html(groups, root, membership),
     }

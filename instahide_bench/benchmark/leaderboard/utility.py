@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from instahide_bench.benchmark.leaderboard.entry import provenance_from_json, provenance_to_json
+from instahide_bench.benchmark.leaderboard.entry import hardware_summary, provenance_from_json, provenance_to_json
 from instahide_bench.benchmark.leaderboard.store import slug
 from instahide_bench.core.errors import InputFileError
 from instahide_bench.core.io import read_json, write_json_atomic
@@ -216,7 +216,7 @@ def utility_markdown(root: str | os.PathLike[str]) -> str:
     ordered = sorted(entries, key=lambda item: (item[0].private, -item[0].accuracy, str(item[1])))
     for entry, _ in ordered:
         baseline = "—" if entry.baseline_accuracy is None else f"{entry.baseline_accuracy:.4f}"
-        hardware = entry.hardware.summary() if isinstance(entry.hardware, HardwareInfo) else entry.hardware
+        hardware = hardware_summary(entry.hardware)
         cells = [
             entry.private,
             entry.name,
