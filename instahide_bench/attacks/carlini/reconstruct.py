@@ -144,7 +144,8 @@ def expectation_maximisation(
             public_mean = fitted_mean
         else:
             assert fixed_part is not None
-            images, _ = solve_images(mixtures - fixed_part, assignment, num_images, None, 1.0 / variance[:, 0])
+            mixtures -= fixed_part  # a fresh array each iteration: no E x D temporary
+            images, _ = solve_images(mixtures, assignment, num_images, None, 1.0 / variance[:, 0])
     variance = noise_variance(
         magnitude, predict_mixtures(assignment, images, public_mean, public_weight), public_weight
     )

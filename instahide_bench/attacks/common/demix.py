@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,9 @@ def predict_mixtures(
     """The model's mixtures (E x D) for the given images and public mean."""
     flat = np.asarray(images, dtype=np.float64).reshape(images.shape[0], -1)
     predicted = np.asarray(assignment.incidence(flat.shape[0]) @ flat)
-    if public_mean is not None and public_weight is not None:
-        predicted += np.outer(public_weight, public_mean.reshape(-1))
+    if public_mean is not None and public_weight is not None:  # in place, threaded: no E x D temporary
+        weight = torch.as_tensor(np.asarray(public_weight, np.float64))
+        torch.as_tensor(predicted).addr_(weight, torch.as_tensor(np.asarray(public_mean, np.float64).reshape(-1)))
     return predicted
 
 
