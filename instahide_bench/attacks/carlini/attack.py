@@ -10,7 +10,8 @@ after the last finished one):
 4. :mod:`.assignment`  two images per row, label classes and coefficients respected;
 5. :mod:`.reconstruct` the images from ``|e|``; 4 and 5 then alternate (re-score every slot
    against its class's images, capacity-matched per epoch, re-solve);
-6. :mod:`.colour`      a colour/contrast correction (small residual CNN) learned on the simulation.
+6. :mod:`.colour`      a colour/contrast correction (small residual CNN) learned on pairs the attacker can
+   make: by default the challenge's own images reconstructed from random halves of its epochs.
 
 The decryption shows, for each row, the image of the slot the attack is surest of.
 """
@@ -21,6 +22,7 @@ import functools
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -63,8 +65,15 @@ class CarliniGraphConfig:
     )
     neighbours: int = param(64, "neighbours kept per row in the similarity graph")
     block_rows: int = param(1024, "rows per block of the O(E^2) similarity (memory O(block x E))")
-    refine_rounds: int = param(4, "rounds of reconstruction + re-assignment")
+    refine_rounds: int = param(
+        2, "rounds of reconstruction + re-assignment before the colour stage (the polish rounds come after it)"
+    )
     stop_changed: float = param(0.005, "stop refining once fewer than this share of slots change")
+    polish_rounds: int = param(
+        2,
+        "rounds after the colour stage: every slot re-scored against the corrected images, re-assigned, the images "
+        "reconstructed and corrected again",
+    )
     epoch_structure: bool = param(
         True, "use the encoder's epoch layout (n rows per epoch, each image in two slots per epoch)"
     )
@@ -76,10 +85,19 @@ class CarliniGraphConfig:
     adam_lr: float = param(0.002, "Adam learning rate")
     colour: bool = param(True, "learn and apply the colour/contrast correction on the simulation")
     colour_data: Literal["auxiliary", "self", "both", "halves", "auxiliary+halves"] = param(
-        "both",
-        "what the correction learns from: the auxiliary simulations; a simulation on the attack's own first-pass "
-        "recoveries (self); both; the challenge's own images reconstructed from two disjoint halves of their "
-        "rows, each half the other's target (halves, Noise2Noise-style); or auxiliary+halves",
+        "halves",
+        "what the correction learns from: the challenge's own images reconstructed from two disjoint halves of its "
+        "epochs, each half the other's target (halves, Noise2Noise-style; best measured without the user's data); "
+        "the auxiliary simulations; a simulation on the attack's own first-pass recoveries (self); "
+        "auxiliary+self (both); or auxiliary+halves (best with data like the challenge's)",
+    )
+    colour_partitions: int = param(
+        4, "random splits of the epochs into two halves that 'halves' reconstructs (two reconstructions per split)"
+    )
+    colour_ensemble: bool = param(
+        True,
+        "with halves: the output is the mean of the corrected full reconstruction and the mean corrected half "
+        "reconstruction (an ensemble over the splits); skipped when the held-out check keeps the identity",
     )
     colour_steps: int = param(1000, "Adam steps of the correction network (minibatches of 64 simulated images)")
     colour_width: int = param(32, "channels of the correction network's hidden 3x3 convolutions")
@@ -98,6 +116,8 @@ class CarliniGraphConfig:
             raise ConfigError("embedding_dim and adam_steps must be non-negative, threads positive")
         if self.colour_steps < 0 or self.colour_width < 1 or self.colour_depth < 2:
             raise ConfigError("colour_steps must be non-negative, colour_width positive and colour_depth at least 2")
+        if self.colour_partitions < 1 or self.polish_rounds < 0:
+            raise ConfigError("colour_partitions must be at least 1 and polish_rounds non-negative")
 
     def reconstruct_settings(self) -> ReconstructSettings:
         return ReconstructSettings(
@@ -149,12 +169,59 @@ def read_facts(challenge: PublicChallenge, config: CarliniGraphConfig) -> Facts:
     )
 
 
+#: Key of the colour stage's cached half reconstructions (2 per split), kept for the ensemble.
+HALF_IMAGES = "half_images"
+
+
+def _unchanged(images: np.ndarray) -> np.ndarray:
+    return images
+
+
+def _ensemble(correct: Callable[[np.ndarray], np.ndarray], mean_half: np.ndarray, images: np.ndarray) -> np.ndarray:
+    """The corrected images averaged with the mean corrected half reconstruction (fixed for the run)."""
+    return (correct(images) + mean_half) / 2
+
+
+def _state(slot_image: np.ndarray, margin: np.ndarray, recovered: Reconstruction) -> dict[str, np.ndarray]:
+    """What a refinement or polish round caches: the new slot map, its margins, the reconstruction."""
+    return {
+        "slot_image": slot_image,
+        "images": recovered.images,
+        "public_mean": recovered.public_mean,
+        "variance": recovered.variance,
+        "margin": margin,
+        "nll": np.array(recovered.negative_log_likelihood, dtype=np.float64),
+    }
+
+
+def uses_halves(colour_data: str) -> bool:
+    """Whether the correction learns from the challenge's own half reconstructions."""
+    return colour_data in ("halves", "auxiliary+halves")
+
+
+def half_splits(num_rows: int, epoch_rows: int | None, count: int, seed: int) -> list[np.ndarray]:
+    """``count`` random splits of the rows into two halves (boolean masks of the first half).
+
+    Whole epochs go to one half when the epoch layout is known, so that every image keeps two
+    slots per epoch in each half; otherwise single rows are split. Each half is reconstructed on
+    its own, and the two reconstructions' errors are close to independent: each is a noisy
+    target for the other (Noise2Noise). The splits come from a local generator seeded by
+    ``seed``, so they are the same on every run and leave global random state alone.
+    """
+    unit = np.arange(num_rows) // epoch_rows if epoch_rows else np.arange(num_rows)
+    units = int(unit.max()) + 1 if num_rows else 0
+    if units < 2:
+        raise ConfigError(f"colour_data 'halves' needs at least two epochs (or rows) to split, got {units}")
+    rng = np.random.default_rng([seed, 0x4A1F])
+    return [np.isin(unit, rng.permutation(units)[: units // 2]) for _ in range(count)]
+
+
 @ATTACKS.register("carlini-graph")
 class CarliniGraphAttack(Attack):
     """Similarity graph, per-class clustering, assignment, joint reconstruction, colour correction."""
 
     name = "carlini-graph"
-    version = "1.2"
+    version = "1.3"
     Config = CarliniGraphConfig
     config: CarliniGraphConfig
     complexity = "O(E^2 d) dot products + O(rounds * E * n/C * D) scoring"
@@ -208,35 +275,49 @@ class CarliniGraphAttack(Attack):
         timings["clustering"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
+        kernel = zca_kernel(magnitudes, config.score_whitening) if config.score_whitening else None
         state, rounds = self._refine(
-            magnitudes, clusters["slot_image"], clusters["image_class"], facts, challenge, context, cluster_key
+            magnitudes, clusters["slot_image"], clusters["image_class"], facts, challenge, context, cluster_key, kernel
         )
         timings["refine"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
         images = state["images"]
         colour_validation: dict[str, float] = {}
+        correct: Callable[[np.ndarray], np.ndarray] = _unchanged
         if config.colour:
+            halves = uses_halves(config.colour_data)
             colour_key = fingerprint(
                 sim=sim_key,
                 settings=asdict(config.reconstruct_settings()),
                 network=(config.colour_steps, config.colour_width, config.colour_depth),
                 data=config.colour_data,
                 first_pass=hashlib.sha256(images.tobytes()).hexdigest() if config.colour_data != "auxiliary" else None,
+                **({"partitions": config.colour_partitions} if halves else {}),
             )
-            correction = ColourCorrection.from_arrays(
-                cached(
-                    context,
-                    "colour",
-                    colour_key,
-                    lambda: self._colour(
-                        simulations, images, clusters["image_class"], state, magnitudes, facts, challenge, context
-                    ),
-                )
+            arrays = cached(
+                context,
+                "colour",
+                colour_key,
+                lambda: self._colour(
+                    simulations, images, clusters["image_class"], state, magnitudes, facts, challenge, context
+                ),
             )
-            images = correction.apply(images, challenge.pixels, context.device)
+            correction = ColourCorrection.from_arrays(arrays)
+            correct = functools.partial(correction.apply, pixels=challenge.pixels, device=context.device)
+            # the ensemble only pays when the network denoises: identity-corrected halves are just noisier images
+            if halves and config.colour_ensemble and correction.learned:
+                mean_half = np.mean([correct(half) for half in arrays[HALF_IMAGES]], axis=0)
+                correct = functools.partial(_ensemble, correct, mean_half)
+            images = correct(images)
             colour_validation = {"before": correction.validation_before, "after": correction.validation_after}
         timings["colour"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        state, images, polished = self._polish(
+            magnitudes, state, images, correct, clusters["image_class"], facts, challenge, context, kernel
+        )
+        timings["polish"] = time.perf_counter() - clock
 
         slot_image = state["slot_image"].astype(np.int64)
         shown = decryption_slots(facts.slots, state["margin"])
@@ -244,6 +325,7 @@ class CarliniGraphAttack(Attack):
         info = {
             "pair_auc_simulated": float(graph["auc"]),
             "rounds": rounds,
+            "polish_rounds": polished,
             "timings_s": timings,
             "class_sizes": facts.class_sizes.tolist(),
             "epoch_structure": facts.epoch_rows is not None,
@@ -319,6 +401,7 @@ class CarliniGraphAttack(Attack):
         challenge: PublicChallenge,
         context: AttackContext,
         upstream: str,
+        kernel: np.ndarray | None,
     ) -> tuple[dict[str, np.ndarray], list[dict[str, float]]]:
         """Reconstruct, re-score and re-assign, ``refine_rounds`` times (at least one reconstruction)."""
         config = self.config
@@ -330,7 +413,6 @@ class CarliniGraphAttack(Attack):
             epochs=facts.epoch_rows,
             **({"whitening": config.score_whitening} if config.score_whitening else {}),
         )
-        kernel = zca_kernel(magnitudes, config.score_whitening) if config.score_whitening else None
         state: dict[str, np.ndarray] = {}
         total = max(config.refine_rounds, 1)
         for index in context.progress(range(total), desc="reconstruct + re-assign", total=total, unit="round"):
@@ -360,35 +442,117 @@ class CarliniGraphAttack(Attack):
         settings: ReconstructSettings,
         kernel: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
-        public_weight = facts.structure.public_weight
-        recovered = reconstruct(
+        recovered = self._reconstruct_all(magnitudes, slot_image, facts, challenge, context, settings)
+        new, margin = self._reassign(magnitudes, slot_image, recovered, image_class, facts, context, kernel)
+        return _state(new, margin, recovered)
+
+    def _reconstruct_all(
+        self,
+        magnitudes: np.ndarray,
+        slot_image: np.ndarray,
+        facts: Facts,
+        challenge: PublicChallenge,
+        context: AttackContext,
+        settings: ReconstructSettings,
+    ) -> Reconstruction:
+        """The n images from every row, given each slot's image."""
+        return reconstruct(
             magnitudes,
             facts.slots.assignment(slot_image),
             facts.num_private,
-            public_weight,
+            facts.structure.public_weight,
             challenge.pixels,
             settings,
             context.device,
         )
+
+    def _reassign(
+        self,
+        magnitudes: np.ndarray,
+        slot_image: np.ndarray,
+        reconstruction: Reconstruction,
+        image_class: np.ndarray,
+        facts: Facts,
+        context: AttackContext,
+        kernel: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every slot scored against the images of its class, capacity-matched; the new map and its margins."""
         scores = score_slots(
             magnitudes,
             facts.slots,
             slot_image,
-            recovered,
-            public_weight,
+            reconstruction,
+            facts.structure.public_weight,
             image_class,
             device=context.device,
             kernel=kernel,
         )
         new = reassign(scores, facts.slots, slot_image, facts.epoch_rows)
-        return {
-            "slot_image": new,
-            "images": recovered.images,
-            "public_mean": recovered.public_mean,
-            "variance": recovered.variance,
-            "margin": confidence(scores, len(facts.slots), new),
-            "nll": np.array(recovered.negative_log_likelihood, dtype=np.float64),
-        }
+        return new, confidence(scores, len(facts.slots), new)
+
+    def _polish(
+        self,
+        magnitudes: np.ndarray,
+        state: dict[str, np.ndarray],
+        images: np.ndarray,
+        correct: Callable[[np.ndarray], np.ndarray],
+        image_class: np.ndarray,
+        facts: Facts,
+        challenge: PublicChallenge,
+        context: AttackContext,
+        kernel: np.ndarray | None,
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, list[dict[str, float]]]:
+        """Re-assign against the corrected images, reconstruct, correct; ``polish_rounds`` times.
+
+        The corrected images predict each row's ``|e|`` better than the raw reconstruction they came
+        from, so scoring slots against them puts more slots right, and the reconstruction from the
+        better assignment is better again. Returns the last state, its corrected images and the rounds.
+        """
+        config = self.config
+        key = fingerprint(
+            images=hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest(),
+            slots=hashlib.sha256(np.ascontiguousarray(state["slot_image"]).tobytes()).hexdigest(),
+            settings=asdict(config.reconstruct_settings()),
+            epochs=facts.epoch_rows,
+            whitening=config.score_whitening,
+        )
+        rounds: list[dict[str, float]] = []
+        for index in context.progress(range(config.polish_rounds), desc="polish", total=config.polish_rounds):
+            key = fingerprint(previous=key, round=index)
+            current = {**state, "images": images}
+            new = cached(
+                context,
+                f"polish-{index}",
+                key,
+                functools.partial(
+                    self._polish_round, magnitudes, current, correct, image_class, facts, challenge, context, kernel
+                ),
+            )
+            changed = float(np.mean(new["slot_image"] != state["slot_image"]))
+            rounds.append({"round": index, "changed": changed, "nll": float(new["nll"])})
+            state, images = new, new["corrected"]
+            if changed < config.stop_changed:
+                break
+        return state, images, rounds
+
+    def _polish_round(
+        self,
+        magnitudes: np.ndarray,
+        state: dict[str, np.ndarray],
+        correct: Callable[[np.ndarray], np.ndarray],
+        image_class: np.ndarray,
+        facts: Facts,
+        challenge: PublicChallenge,
+        context: AttackContext,
+        kernel: np.ndarray | None,
+    ) -> dict[str, np.ndarray]:
+        """Score every slot against the corrected images, re-assign, reconstruct from the new assignment, correct."""
+        slot_image = state["slot_image"].astype(np.int64)
+        current = Reconstruction(state["images"].astype(np.float32), state["public_mean"], state["variance"], 0.0)
+        new, margin = self._reassign(magnitudes, slot_image, current, image_class, facts, context, kernel)
+        settings = self.config.reconstruct_settings()
+        recovered = self._reconstruct_all(magnitudes, new, facts, challenge, context, settings)
+        return {**_state(new, margin, recovered), "corrected": correct(recovered.images)}
 
     def _colour(
         self,
@@ -401,12 +565,14 @@ class CarliniGraphAttack(Attack):
         challenge: PublicChallenge,
         context: AttackContext,
     ) -> dict[str, np.ndarray]:
-        """Reconstruct simulations from their own truth, then learn recovered -> true images.
+        """Learn the map from reconstructed to true images on pairs whose target the attacker has.
 
-        ``colour_data`` picks the simulations: the auxiliary ones, and/or one run on the attack's
-        own first-pass recoveries (``first_pass``, labelled with the clustering's classes). The
-        latter is a bootstrap: its "truth" is only the first-pass estimate, but its images have the
-        challenge's own statistics, which the auxiliary photographs may not.
+        ``colour_data`` picks the pairs: simulations reconstructed from their own truth (the
+        auxiliary ones, and/or one run on the attack's own first-pass recoveries, labelled with the
+        clustering's classes: a bootstrap whose "truth" is only the first-pass estimate), and/or
+        the challenge's own half reconstructions, each the other's target. The halves have the
+        challenge's own image statistics, which the auxiliary photographs may not; they are
+        returned with the weights (``HALF_IMAGES``) for the ensemble.
         """
         data = self.config.colour_data
         chosen = list(simulations) if data in ("auxiliary", "both", "auxiliary+halves") else []
@@ -418,12 +584,14 @@ class CarliniGraphAttack(Attack):
         ):
             recovered.append(self._reconstruct_from_truth(simulation, challenge, context))
             truth.append(simulation.private)
-        if data in ("halves", "auxiliary+halves"):
-            first, second = self._half_reconstructions(state, magnitudes, facts, challenge, context)
-            recovered += [first, second]
-            truth += [second, first]
+        half_images: list[np.ndarray] = []
+        if uses_halves(data):
+            for first, second in self._half_reconstructions(state, magnitudes, facts, challenge, context):
+                recovered += [first, second]
+                truth += [second, first]
+                half_images += [first, second]
         context.logger.info("colour: training the correction on %d simulated images", sum(map(len, truth)))
-        return fit_colour(
+        correction = fit_colour(
             np.concatenate(recovered),
             np.concatenate(truth),
             challenge.pixels,
@@ -436,6 +604,9 @@ class CarliniGraphAttack(Attack):
                 it, desc="colour: training", total=self.config.colour_steps, unit="step"
             ),
         ).to_arrays()
+        if half_images:
+            correction[HALF_IMAGES] = np.stack(half_images).astype(np.float32)
+        return correction
 
     def _reconstruct_from_truth(
         self, simulation: Simulation, challenge: PublicChallenge, context: AttackContext
@@ -462,25 +633,26 @@ class CarliniGraphAttack(Attack):
         facts: Facts,
         challenge: PublicChallenge,
         context: AttackContext,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The challenge's images reconstructed twice, from disjoint halves of the rows (even and odd epochs)."""
-        rows = np.arange(challenge.num_rows)
-        epoch = rows // facts.epoch_rows if facts.epoch_rows else rows
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The challenge's images reconstructed from both halves of each of ``colour_partitions`` random splits."""
         assignment = facts.slots.assignment(state["slot_image"].astype(np.int64))
-        halves = []
-        for parity in context.progress((0, 1), desc="colour: half reconstructions", total=2, unit="half"):
-            chosen = rows[epoch % 2 == parity]
-            result: Reconstruction = reconstruct(
-                magnitudes[chosen],
-                assignment.take(chosen),
-                facts.num_private,
-                facts.structure.public_weight[chosen],
-                challenge.pixels,
-                self.config.reconstruct_settings(),
-                context.device,
-            )
-            halves.append(result.images)
-        return halves[0], halves[1]
+        splits = half_splits(challenge.num_rows, facts.epoch_rows, self.config.colour_partitions, context.seed)
+        pairs = []
+        for first in context.progress(splits, desc="colour: half reconstructions", total=len(splits), unit="split"):
+            halves = []
+            for chosen in (np.flatnonzero(first), np.flatnonzero(~first)):
+                result: Reconstruction = reconstruct(
+                    magnitudes[chosen],
+                    assignment.take(chosen),
+                    facts.num_private,
+                    facts.structure.public_weight[chosen],
+                    challenge.pixels,
+                    self.config.reconstruct_settings(),
+                    context.device,
+                )
+                halves.append(result.images)
+            pairs.append((halves[0], halves[1]))
+        return pairs
 
     def _self_simulation(
         self,
@@ -504,4 +676,4 @@ class CarliniGraphAttack(Attack):
         return simulate(facts.params, private, public, T, seed)
 
 
-__all__ = ["CarliniGraphAttack", "CarliniGraphConfig", "Facts", "read_facts"]
+__all__ = ["CarliniGraphAttack", "CarliniGraphConfig", "Facts", "half_splits", "read_facts", "uses_halves"]

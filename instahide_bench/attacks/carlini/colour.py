@@ -80,6 +80,11 @@ class ColourCorrection:
     validation_before: float = float("nan")
     validation_after: float = float("nan")
 
+    @property
+    def learned(self) -> bool:
+        """False when the held-out check rejected the network and kept the identity (no check: True)."""
+        return not self.validation_after <= self.validation_before
+
     def to_arrays(self) -> dict[str, np.ndarray]:
         arrays = {f"weight.{name}": value for name, value in self.weights.items()}
         arrays["shape"] = np.array([self.width, self.depth], np.int64)
