@@ -50,12 +50,27 @@ def test_registered() -> None:
         {"adam_steps": -1},
         {"threads": 0},
         {"colour_partitions": 0},
+        {"polish_rounds": -1},
     ],
 )
 def test_bad_config_is_refused(overrides: dict[str, int]) -> None:
     config = apply_overrides(CarliniGraphConfig(), overrides)
     with pytest.raises(ConfigError):
         CarliniGraphAttack(config)
+
+
+def test_auto_colour_data_and_polish_rounds_follow_the_users_data() -> None:
+    """Without the user's data the correction learns from the halves and polishes twice; with it, from the
+    simulations, polishing six times; explicit values win (docs/attacks/carlini-graph.md, version 1.3)."""
+    default = CarliniGraphConfig()
+    assert (default.colour_data, default.polish_rounds) == ("auto", None)
+    assert (default.colour_source(), default.polish_count()) == ("halves", 2)
+    given = apply_overrides(CarliniGraphConfig(), {"aux_private": "cifar10:/data/cifar-10-batches-py?split=test"})
+    assert (given.colour_source(), given.polish_count()) == ("auxiliary", 6)
+    both = apply_overrides(given, {"colour_data": "auxiliary+halves"})
+    assert (both.colour_source(), both.polish_count()) == ("auxiliary+halves", 2)
+    explicit = apply_overrides(given, {"colour_data": "halves", "polish_rounds": "3"})
+    assert (explicit.colour_source(), explicit.polish_count()) == ("halves", 3)
 
 
 def test_bad_config_is_refused_before_the_runner_starts_a_child(small_dir: Path, tmp_path: Path) -> None:
