@@ -430,28 +430,47 @@ class CarliniGraphAttack(Attack):
         """Reconstruct, re-score and re-assign, ``refine_rounds`` times (at least one reconstruction)."""
         config = self.config
         settings = config.reconstruct_settings()
-        rounds: list[dict[str, float]] = []
         key = fingerprint(
             up=upstream,
             settings=asdict(settings),
             epochs=facts.epoch_rows,
             **({"whitening": config.score_whitening} if config.score_whitening else {}),
         )
-        state: dict[str, np.ndarray] = {}
-        total = max(config.refine_rounds, 1)
-        for index in context.progress(range(total), desc="reconstruct + re-assign", total=total, unit="round"):
+        return self._rounds(
+            context,
+            "refine",
+            key,
+            max(config.refine_rounds, 1),
+            "reconstruct + re-assign",
+            {"slot_image": slot_image},
+            lambda state: self._round(
+                magnitudes, state["slot_image"], image_class, facts, challenge, context, settings, kernel
+            ),
+        )
+
+    def _rounds(
+        self,
+        context: AttackContext,
+        stage: str,
+        key: str,
+        count: int,
+        desc: str,
+        start: dict[str, np.ndarray],
+        step: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]],
+    ) -> tuple[dict[str, np.ndarray], list[dict[str, float]]]:
+        """Up to ``count`` cached rounds of ``step`` from ``start``; stop once few slots change.
+
+        Round ``i`` is cached as ``{stage}-{i}`` under a key chained from ``key``, so a killed run
+        resumes after its last finished round. Returns the last state and each round's record.
+        """
+        state, rounds = start, []
+        for index in context.progress(range(count), desc=desc, total=count, unit="round"):
             key = fingerprint(previous=key, round=index)
-            state = cached(
-                context,
-                f"refine-{index}",
-                key,
-                # called at once by cached(), before slot_image is rebound
-                lambda: self._round(magnitudes, slot_image, image_class, facts, challenge, context, settings, kernel),  # noqa: B023
-            )
-            changed = float(np.mean(state["slot_image"] != slot_image))
-            rounds.append({"round": index, "changed": changed, "nll": float(state["nll"])})
-            slot_image = state["slot_image"]
-            if changed < config.stop_changed:
+            new = cached(context, f"{stage}-{index}", key, functools.partial(step, state))
+            changed = float(np.mean(new["slot_image"] != state["slot_image"]))
+            rounds.append({"round": index, "changed": changed, "nll": float(new["nll"])})
+            state = new
+            if changed < self.config.stop_changed:
                 break
         return state, rounds
 
@@ -478,13 +497,15 @@ class CarliniGraphAttack(Attack):
         challenge: PublicChallenge,
         context: AttackContext,
         settings: ReconstructSettings,
+        rows: np.ndarray | None = None,
     ) -> Reconstruction:
-        """The n images from every row, given each slot's image."""
+        """The n images from every row (or from ``rows`` only), given each slot's image."""
+        chosen = slice(None) if rows is None else rows  # a slice: views of the full arrays, no copies
         return reconstruct(
-            magnitudes,
-            facts.slots.assignment(slot_image),
+            magnitudes[chosen],
+            facts.slots.assignment(slot_image).take(chosen),
             facts.num_private,
-            facts.structure.public_weight,
+            facts.structure.public_weight[chosen],
             challenge.pixels,
             settings,
             context.device,
@@ -540,30 +561,31 @@ class CarliniGraphAttack(Attack):
             epochs=facts.epoch_rows,
             whitening=config.score_whitening,
         )
-        rounds: list[dict[str, float]] = []
-        count = config.polish_count()
-        for index in context.progress(range(count), desc="polish", total=count):
-            key = fingerprint(previous=key, round=index)
-            current = {**state, "images": images}
-            new = cached(
-                context,
-                f"polish-{index}",
-                key,
-                functools.partial(
-                    self._polish_round, magnitudes, current, correct, image_class, facts, challenge, context, kernel
-                ),
-            )
-            changed = float(np.mean(new["slot_image"] != state["slot_image"]))
-            rounds.append({"round": index, "changed": changed, "nll": float(new["nll"])})
-            state, images = new, new["corrected"]
-            if changed < config.stop_changed:
-                break
-        return state, images, rounds
+        state, rounds = self._rounds(
+            context,
+            "polish",
+            key,
+            config.polish_count(),
+            "polish",
+            {**state, "corrected": images},
+            functools.partial(
+                self._polish_round,
+                magnitudes,
+                correct=correct,
+                image_class=image_class,
+                facts=facts,
+                challenge=challenge,
+                context=context,
+                kernel=kernel,
+            ),
+        )
+        return state, state["corrected"], rounds
 
     def _polish_round(
         self,
         magnitudes: np.ndarray,
         state: dict[str, np.ndarray],
+        *,
         correct: Callable[[np.ndarray], np.ndarray],
         image_class: np.ndarray,
         facts: Facts,
@@ -573,7 +595,7 @@ class CarliniGraphAttack(Attack):
     ) -> dict[str, np.ndarray]:
         """Score every slot against the corrected images, re-assign, reconstruct from the new assignment, correct."""
         slot_image = state["slot_image"].astype(np.int64)
-        current = Reconstruction(state["images"].astype(np.float32), state["public_mean"], state["variance"], 0.0)
+        current = Reconstruction(state["corrected"].astype(np.float32), state["public_mean"], state["variance"], 0.0)
         new, margin = self._reassign(magnitudes, slot_image, current, image_class, facts, context, kernel)
         settings = self.config.reconstruct_settings()
         recovered = self._reconstruct_all(magnitudes, new, facts, challenge, context, settings)
@@ -660,22 +682,15 @@ class CarliniGraphAttack(Attack):
         context: AttackContext,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """The challenge's images reconstructed from both halves of each of ``colour_partitions`` random splits."""
-        assignment = facts.slots.assignment(state["slot_image"].astype(np.int64))
+        slot_image = state["slot_image"].astype(np.int64)
+        settings = self.config.reconstruct_settings()
         splits = half_splits(challenge.num_rows, facts.epoch_rows, self.config.colour_partitions, context.seed)
         pairs = []
         for first in context.progress(splits, desc="colour: half reconstructions", total=len(splits), unit="split"):
-            halves = []
-            for chosen in (np.flatnonzero(first), np.flatnonzero(~first)):
-                result: Reconstruction = reconstruct(
-                    magnitudes[chosen],
-                    assignment.take(chosen),
-                    facts.num_private,
-                    facts.structure.public_weight[chosen],
-                    challenge.pixels,
-                    self.config.reconstruct_settings(),
-                    context.device,
-                )
-                halves.append(result.images)
+            halves = [
+                self._reconstruct_all(magnitudes, slot_image, facts, challenge, context, settings, rows).images
+                for rows in (np.flatnonzero(first), np.flatnonzero(~first))
+            ]
             pairs.append((halves[0], halves[1]))
         return pairs
 

@@ -42,8 +42,8 @@ class Assignment:
         )
         return matrix.tocsr()  # duplicate entries are summed
 
-    def take(self, rows: np.ndarray) -> Assignment:
-        """The assignment of some rows only."""
+    def take(self, rows: np.ndarray | slice) -> Assignment:
+        """The assignment of some rows only (an index array, or a slice for views)."""
         return Assignment(self.images[rows], self.coefficients[rows])
 
 
