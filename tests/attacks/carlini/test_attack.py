@@ -30,7 +30,10 @@ from tests.attacks.carlini.conftest import FAST, SMALL
 from tests.conftest import tiny_encoded
 
 CARLINI_DIR = Path(__file__).resolve().parents[3] / "instahide_bench" / "attacks" / "carlini"
-STAGES = {"simulate-0", "simulate-1", "similarity", "clustering", "refine-0", "colour", "polish-0", "polish-1"}
+#: The isolated end-to-end run checks isolation and --resume, not quality: two epoch splits and one polish round
+#: (measured in process: 18 s instead of 28 s with FAST's defaults of four and two; Max_SSIM 0.563 vs 0.628).
+END_TO_END = {**FAST, "colour_partitions": 2, "polish_rounds": 1}
+STAGES = {"simulate-0", "simulate-1", "similarity", "clustering", "refine-0", "colour", "polish-0"}
 
 
 def test_registered() -> None:
@@ -171,12 +174,12 @@ def test_end_to_end_isolated_scored_and_resumed(
         str(out),
         "--device",
         "cpu",
-        *[f"--set={name}={value}" for name, value in FAST.items()],
+        *[f"--set={name}={value}" for name, value in END_TO_END.items()],
     ]
     key_files = {path: (path.stat().st_mtime_ns, path.stat().st_size) for path in (small_dir / "key").iterdir()}
     assert main(command) == 0
     first = json.loads((out / "run.json").read_text())
-    assert first["succeeded"] and first["config"]["aux_images"] == FAST["aux_images"]
+    assert first["succeeded"] and first["config"]["aux_images"] == END_TO_END["aux_images"]
     challenge = load_challenge(small_dir)
     decryption = np.load(out / "decryption.npy")
     assert decryption.shape == (challenge.num_rows, 32, 32, 3) and decryption.dtype == np.float32
@@ -187,7 +190,7 @@ def test_end_to_end_isolated_scored_and_resumed(
     scores = score_decryption(challenge, key, decryption).scores
     zero = ATTACKS.get("zero")().run(challenge, AttackContext())
     floor = score_decryption(challenge, key, zero.decryption).scores
-    # measured: Max_SSIM 0.57 against the zero baseline's 0.41 (abs-rescale: 0.03)
+    # measured: Max_SSIM 0.56 against the zero baseline's 0.41 (abs-rescale: 0.03)
     assert scores.max_ssim > floor.max_ssim + 0.08
 
     cache = out / "work" / "cache"
