@@ -8,9 +8,10 @@ The kept run's cache holds its two auxiliary simulations and every polish round.
 reconstructs the simulations from their truth (as the attack's colour stage does), retrains the
 correction with each variant, applies it to the last polish round's raw images and scores the
 result with the key: per-image SSIM of the recovered set and the decryption's Max_SSIM (the run's
-own slot choice). It isolates the correction from the polish loop, which re-assigns against
-corrected images, so a full run with a setting can differ a little from its line here.
-The default variants are those of docs/attacks/carlini-graph.md ("With the user's data").
+own slot choice); then an ensemble of seeds, with and without test-time mirroring. It isolates
+the correction from the polish loop, which re-assigns against corrected images, so a full run
+with a setting can differ a little from its line here. The default variants are those of
+docs/attacks/carlini-graph.md ("With the user's data").
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def main() -> None:
     parser.add_argument("workdir", type=Path, help="the kept run's work directory (holding cache/)")
     parser.add_argument("--variant", action="append", help="fit_colour settings, e.g. seed=1,steps=2000 (repeatable)")
     parser.add_argument("--ensemble", default="0,1,2", help="seeds whose outputs are averaged (empty: none)")
+    parser.add_argument("--ensemble-steps", type=int, default=1000, help="training steps of each ensemble member")
     args = parser.parse_args()
 
     cache = args.workdir / "cache"
@@ -86,20 +88,20 @@ def main() -> None:
 
     report(f"raw ({last.name})", state["images"])
     report("the run's own correction", state["corrected"])
-    outputs: dict[str, np.ndarray] = {}
     for variant in args.variant or DEFAULT_VARIANTS:
         clock = time.perf_counter()
         correction = fit_colour(recovered, truth, challenge.pixels, **parse_variant(variant))  # type: ignore[arg-type]
-        outputs[variant] = correction.apply(state["images"], challenge.pixels)
-        report(f"{variant} ({time.perf_counter() - clock:.0f} s)", outputs[variant])
-    seeds = [f"seed={seed}" for seed in filter(None, args.ensemble.split(","))]
-    if seeds:
-        missing = [seed for seed in seeds if seed not in outputs]
-        for seed in missing:
-            outputs[seed] = fit_colour(recovered, truth, challenge.pixels, **parse_variant(seed)).apply(  # type: ignore[arg-type]
-                state["images"], challenge.pixels
-            )
-        report(f"mean of {', '.join(seeds)}", np.mean([outputs[seed] for seed in seeds], axis=0))
+        report(f"{variant} ({time.perf_counter() - clock:.0f} s)", correction.apply(state["images"], challenge.pixels))
+    seeds = [f"seed={seed},steps={args.ensemble_steps}" for seed in filter(None, args.ensemble.split(","))]
+    members, mirrored = [], []
+    for seed in seeds:
+        correction = fit_colour(recovered, truth, challenge.pixels, **parse_variant(seed))  # type: ignore[arg-type]
+        members.append(correction.apply(state["images"], challenge.pixels))
+        # test-time mirroring: correct the mirrored images and mirror the result back
+        mirrored.append(correction.apply(state["images"][:, :, ::-1].copy(), challenge.pixels)[:, :, ::-1])
+        report(f"{seed}, mirrored and averaged", (members[-1] + mirrored[-1]) / 2)
+        report(f"mean of {len(members)} ({args.ensemble_steps} steps)", np.mean(members, axis=0))
+        report(f"mean of {len(members)}, mirrored too", np.mean(members + mirrored, axis=0))
 
 
 if __name__ == "__main__":
