@@ -25,7 +25,7 @@ import numpy as np
 from instahide_bench.attacks import AttackContext
 from instahide_bench.attacks.carlini.assignment import decryption_slots
 from instahide_bench.attacks.carlini.attack import CarliniGraphAttack, CarliniGraphConfig, read_facts
-from instahide_bench.attacks.carlini.colour import fit_colour
+from instahide_bench.attacks.carlini.colour import ColourCorrection, fit_colour
 from instahide_bench.attacks.carlini.truth import image_ssim, majority_map, true_slot_images
 from instahide_bench.attacks.common.simulate import Simulation
 from instahide_bench.core.challenge import load_challenge, load_key
@@ -88,14 +88,24 @@ def main() -> None:
 
     report(f"raw ({last.name})", state["images"])
     report("the run's own correction", state["corrected"])
+    trained: dict[tuple[tuple[str, float | int], ...], ColourCorrection] = {}
+
+    def train(variant: str) -> ColourCorrection:
+        """The correction for ``variant``, trained once: the default variants and ensemble members overlap."""
+        settings = parse_variant(variant)
+        name = tuple(sorted(settings.items()))
+        if name not in trained:
+            trained[name] = fit_colour(recovered, truth, challenge.pixels, **settings)  # type: ignore[arg-type]
+        return trained[name]
+
     for variant in args.variant or DEFAULT_VARIANTS:
         clock = time.perf_counter()
-        correction = fit_colour(recovered, truth, challenge.pixels, **parse_variant(variant))  # type: ignore[arg-type]
+        correction = train(variant)
         report(f"{variant} ({time.perf_counter() - clock:.0f} s)", correction.apply(state["images"], challenge.pixels))
     seeds = [f"seed={seed},steps={args.ensemble_steps}" for seed in filter(None, args.ensemble.split(","))]
     members, mirrored = [], []
     for seed in seeds:
-        correction = fit_colour(recovered, truth, challenge.pixels, **parse_variant(seed))  # type: ignore[arg-type]
+        correction = train(seed)
         members.append(correction.apply(state["images"], challenge.pixels))
         # test-time mirroring: correct the mirrored images and mirror the result back
         mirrored.append(correction.apply(state["images"][:, :, ::-1].copy(), challenge.pixels)[:, :, ::-1])
