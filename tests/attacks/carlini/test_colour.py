@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from instahide_bench.attacks.carlini.colour import ColourCorrection, fit_colour
+from instahide_bench.attacks.carlini.colour import ColourCorrection, ColourEnsemble, fit_colour
 from instahide_bench.core.challenge import EncodedChallenge
 from instahide_bench.core.metric import ssim
 from instahide_bench.core.pixels import get_pixel_space
@@ -58,3 +58,25 @@ def test_round_trips_through_arrays_and_stays_in_the_pixel_box(small_encoded: En
 def test_rejects_mismatched_sets(small_encoded: EncodedChallenge) -> None:
     with pytest.raises(ValueError, match="matching"):
         fit_colour(small_encoded.key.private[:3], small_encoded.key.private[:2], PIXELS, steps=1)
+
+
+def test_an_ensemble_averages_its_learned_members_and_round_trips(small_encoded: EncodedChallenge) -> None:
+    truth = small_encoded.key.private
+    train, others = truth[:12], truth[12:]
+    members = [fit_colour(_degrade(train, 0), train, PIXELS, steps=60, seed=seed, **TINY) for seed in (0, 1)]
+    rejected = fit_colour(train, train * 0.5, PIXELS, steps=0, **TINY)  # the identity: its check failed
+    assert all(member.learned for member in members) and not rejected.learned
+    ensemble = ColourEnsemble((members[0], rejected, members[1]))
+    again = ColourEnsemble.from_arrays(ensemble.to_arrays())
+    assert len(again.members) == 3 and again.learned
+    distorted = _degrade(others, 1)
+    expected = np.mean([member.apply(distorted, PIXELS) for member in members], axis=0)  # the identity left out
+    np.testing.assert_allclose(again.apply(distorted, PIXELS), expected, atol=1e-6)
+    assert not np.allclose(members[0].apply(distorted, PIXELS), members[1].apply(distorted, PIXELS))
+    # one member: exactly that member's output; only rejected members: the identity
+    np.testing.assert_array_equal(
+        ColourEnsemble((members[0],)).apply(distorted, PIXELS), members[0].apply(distorted, PIXELS)
+    )
+    np.testing.assert_allclose(ColourEnsemble((rejected,)).apply(distorted, PIXELS), distorted, atol=1e-6)
+    with pytest.raises(ValueError, match="no colour correction"):
+        ColourEnsemble.from_arrays({})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -129,3 +131,30 @@ def test_adam_lowers_the_negative_log_likelihood(
     # measured: NLL 0.536 -> 0.252, mean absolute error 0.160 -> 0.067
     assert after < before - 0.1
     assert error(images) < 0.7 * error(start)
+
+
+def test_a_warm_start_keeps_what_the_start_got_right(
+    small_encoded: EncodedChallenge, facts: Facts, true_slots: np.ndarray
+) -> None:
+    """EM from a start near the truth (the polish rounds start from the corrected images) ends nearer
+    the truth than EM from scratch: the start settles pixel signs that the rows leave open."""
+    truth = true_reconstruction(small_encoded.key, facts.structure.public_weight)
+    noise = np.random.default_rng(3).standard_normal(truth.images.shape)
+    start = replace(truth, images=(truth.images + 0.1 * noise).astype(np.float32))
+    warm = reconstruct(
+        magnitude(small_encoded.encryption),
+        facts.slots.assignment(true_slots),
+        facts.num_private,
+        facts.structure.public_weight,
+        small_encoded.pixels,
+        replace(SETTINGS, em_iterations=0),
+        start=start,
+    )
+    ssim = lambda images: image_ssim(  # noqa: E731
+        images, small_encoded.key.private, np.arange(facts.num_private), small_encoded.pixels
+    ).mean()
+    scratch = per_image_ssim(true_slots, small_encoded, facts).mean()
+    # measured: start 0.65, warm 0.76, scratch 0.70 (a start with 5% of pixels flipped stays at 0.49:
+    # EM keeps the start's signs, so it helps only once they are mostly right)
+    assert ssim(warm.images) > ssim(start.images) + 0.05
+    assert ssim(warm.images) > scratch + 0.03
