@@ -48,7 +48,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ReconstructSettings:
-    """Iterations of each step; ``sync_chunk`` pixels are synchronised at once (memory chunk x n x n)."""
+    """Iterations of each step; ``sync_chunk`` pixels are synchronised at once (memory chunk x n x n).
+
+    ``row_variance``: each row's noise variance is its own misfit (see
+    :func:`~instahide_bench.attacks.common.sign_sync.noise_variance`), not one scale times its
+    public weight squared.
+    """
 
     em_iterations: int = 30
     fixed_mean_iterations: int = 30
@@ -57,6 +62,7 @@ class ReconstructSettings:
     adam_lr: float = 0.002
     sync_chunk: int = 256
     adam_chunk_rows: int = 2048
+    row_variance: bool = True
 
 
 @dataclass(frozen=True)
@@ -125,18 +131,25 @@ def expectation_maximisation(
     public_mean: np.ndarray,
     iterations: int,
     fit_public_mean: bool = True,
+    row_variance: bool = False,
+    refit_variance: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """EM over the lost signs: soft-signed mixtures, then weighted least squares; returns images, mean, variance.
 
     With ``fit_public_mean`` the public mean is one more unknown image; otherwise it stays as
     given, which breaks the per-pixel flip symmetry and lets EM leave a flipped basin.
+    ``row_variance``: each row's noise variance is its own misfit; ``refit_variance`` measures it
+    again every iteration, for a start far from the answer (from scratch: per-image SSIM 0.913 once,
+    0.921 every iteration; from a good start once is better, 0.9355 vs 0.9332 Max_SSIM).
     """
     variance = noise_variance(
-        magnitude, predict_mixtures(assignment, images, public_mean, public_weight), public_weight
+        magnitude, predict_mixtures(assignment, images, public_mean, public_weight), public_weight, per_row=row_variance
     )
     fixed_part = None if fit_public_mean else np.outer(public_weight, public_mean)
     for _ in range(iterations):
         predicted = predict_mixtures(assignment, images, public_mean, public_weight)
+        if row_variance and refit_variance:
+            variance = noise_variance(magnitude, predicted, public_weight, per_row=True)
         mixtures = posterior_mixtures(magnitude, predicted, variance)
         if fit_public_mean:
             images, fitted_mean = solve_images(mixtures, assignment, num_images, public_weight, 1.0 / variance[:, 0])
@@ -147,7 +160,7 @@ def expectation_maximisation(
             mixtures -= fixed_part  # a fresh array each iteration: no E x D temporary
             images, _ = solve_images(mixtures, assignment, num_images, None, 1.0 / variance[:, 0])
     variance = noise_variance(
-        magnitude, predict_mixtures(assignment, images, public_mean, public_weight), public_weight
+        magnitude, predict_mixtures(assignment, images, public_mean, public_weight), public_weight, per_row=row_variance
     )
     return images, public_mean, variance
 
@@ -197,7 +210,15 @@ def fixed_mean_em(
 
     def run(start: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         fitted, _, variance = expectation_maximisation(
-            magnitude, assignment, num_images, public_weight, start, public_mean, settings.fixed_mean_iterations, False
+            magnitude,
+            assignment,
+            num_images,
+            public_weight,
+            start,
+            public_mean,
+            settings.fixed_mean_iterations,
+            fit_public_mean=False,
+            row_variance=settings.row_variance,
         )
         return fitted, variance, mean_nll(magnitude, assignment, public_weight, fitted, public_mean, variance)
 
@@ -288,7 +309,15 @@ def reconstruct(
         images = start.images.reshape(num_images, -1).astype(np.float64)
         public_mean = start.public_mean.reshape(-1).astype(np.float64)
     images, public_mean, variance = expectation_maximisation(
-        flat, assignment, num_images, public_weight, images, public_mean, settings.em_iterations
+        flat,
+        assignment,
+        num_images,
+        public_weight,
+        images,
+        public_mean,
+        settings.em_iterations,
+        row_variance=settings.row_variance,
+        refit_variance=settings.row_variance,
     )
     images, public_mean = orient(images, public_mean, pixels)
     nll = mean_nll(flat, assignment, public_weight, images, public_mean, variance)

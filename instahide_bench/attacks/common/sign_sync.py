@@ -29,10 +29,22 @@ MAX_ROW_EVIDENCE = 5.0
 
 
 def noise_variance(
-    magnitude: np.ndarray, predicted: np.ndarray, public_weight: np.ndarray, floor: float = 1e-4
+    magnitude: np.ndarray,
+    predicted: np.ndarray,
+    public_weight: np.ndarray,
+    floor: float = 1e-4,
+    per_row: bool = False,
 ) -> np.ndarray:
-    """Per-row variance (E x 1) of what the model leaves out, ``kappa * w_r^2 + floor``."""
+    """Per-row variance (E x 1) of what the model leaves out: ``kappa * w_r^2 + floor``, or each row's own misfit.
+
+    The first assumes every row's public images carry the same energy, scaled by their label
+    weight. They do not: flat and busy ImageNet patches differ several-fold, and a slot assigned
+    the wrong image leaves its row misfit too. ``per_row`` measures each row's misfit over its
+    3072 values instead, so EM trusts quiet rows more than loud ones.
+    """
     misfit = ((magnitude - np.abs(predicted)) ** 2).mean(axis=1)
+    if per_row:
+        return (misfit + floor)[:, None]
     kappa = misfit.sum() / max(float((public_weight**2).sum()), 1e-12)
     return (kappa * public_weight**2 + floor)[:, None]
 
