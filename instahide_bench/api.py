@@ -63,7 +63,7 @@ Errors (shown to users as one line by the CLI):
 from instahide_bench.attacks.common.rescale import abs_rescaled
 from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult, MembershipAttack
 from instahide_bench.core.challenge import ChallengeKey, ChallengeMeta, EncodedChallenge, PublicChallenge
-from instahide_bench.core.config import param
+from instahide_bench.core.config import Endpoint, param
 from instahide_bench.core.data import ImageSet
 from instahide_bench.core.encoder import ENCODERS, Encoder
 from instahide_bench.core.errors import ConfigError, InputFileError, InstaHideBenchError, ResourceLimitError
@@ -86,6 +86,7 @@ __all__ = [
     "ConfigError",
     "EncodedChallenge",
     "Encoder",
+    "Endpoint",
     "ImageSet",
     "InputFileError",
     "InstaHideBenchError",

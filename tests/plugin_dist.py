@@ -8,14 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from instahide_bench.attacks import ATTACKS
-
 
 def write_plugin_distribution(root: Path, package: str, source: str, entries: dict[str, str], group: str) -> Path:
     """Write ``package`` (its ``__init__.py`` is ``source``) and a ``.dist-info`` declaring ``entries``.
 
-    The layout an installed third-party plugin has: put ``root`` on ``sys.path`` (and on
-    ``PYTHONPATH`` for child processes) and ``importlib.metadata`` finds the entry points,
+    The layout an installed third-party plugin has: with ``root`` on a process's path,
+    ``importlib.metadata`` finds the entry points,
     ``name -> "module:attribute"``, in ``group``. Returns ``root``.
     """
     (root / package).mkdir(parents=True, exist_ok=True)
@@ -31,9 +29,11 @@ def write_plugin_distribution(root: Path, package: str, source: str, entries: di
 
 @contextmanager
 def installed_attacks(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The attack plugins under ``root``, discoverable here and in child processes; unregistered afterwards."""
-    monkeypatch.syspath_prepend(str(root))
+    """The attack plugins under ``root``, discoverable by the suite's child processes only.
+
+    The runner, the catalogue and the scorer never import plugin code in their own process, so
+    the test process does not either: ``root`` goes on ``PYTHONPATH``, which child processes
+    inherit, and never on this process's ``sys.path``.
+    """
     monkeypatch.setenv("PYTHONPATH", str(root))
-    with ATTACKS.scoped():
-        ATTACKS.reload_entry_points()
-        yield root
+    yield root

@@ -1,10 +1,15 @@
-"""Child-process side of the attack runner: run one attack on a copy of the public files.
+"""Child-process side of the attack runner: resolve, check and run one attack on a copy of the public files.
 
-Started as ``python -m instahide_bench.benchmark.attack_worker JOB.json`` by
-:mod:`instahide_bench.benchmark.runner`. It installs the key guard first, then loads the
-public challenge copy, runs the attack and writes its outputs into the job's staging
-directory; the parent validates them and moves them into place. On failure it writes
-``error.json`` (type, message, traceback) and exits 1, leaving no decryption behind.
+Started (inside the sandbox of :mod:`.confined`) as ``python -m
+instahide_bench.benchmark.attack_worker JOB.json`` by :mod:`instahide_bench.benchmark.runner`.
+Everything that executes plugin code happens here and nowhere else: importing the attack's
+module (registry and entry points), building its config from the user's overrides (its
+defaults run here), validating it, constructing the attack and running it. The parent only
+passes plain data in (:class:`WorkerJob`) and reads plain data back: ``result.json`` (what the
+attack says about itself and its run) and the output arrays, which it validates as it would
+any submission. A refusal before the attack starts (unknown name, bad override, wrong kind of
+challenge) is written as ``error.json`` with ``stage: "setup"`` and a one-line message; a
+crash afterwards as ``stage: "run"`` with its traceback. Either way no output is left behind.
 """
 
 from __future__ import annotations
@@ -22,13 +27,16 @@ import numpy as np
 
 from instahide_bench.core.resources import peak_memory_bytes
 
+#: Files the worker may leave in staging; the parent moves the ones present into the output directory.
+OUTPUT_FILES = ("decryption.npy", "recovered.npy", "assignment.npy", "membership_scores.npy")
+
 
 @dataclass(frozen=True)
 class WorkerJob:
-    """Everything the child needs; written by the parent as JSON."""
+    """Everything the child needs; written by the parent as JSON (no path of the challenge in it)."""
 
     attack: str
-    config: dict[str, Any]
+    overrides: dict[str, Any]
     public_dir: str
     staging_dir: str
     workdir: str
@@ -43,6 +51,43 @@ class WorkerJob:
         return cls(**json.loads(path.read_text(encoding="utf-8")))
 
 
+class SetupRefused(Exception):
+    """The attack cannot start: a one-line reason for the user.
+
+    ``about`` is ``"config"`` (unknown name, bad override or device) or ``"challenge"`` (the
+    attack's threat model does not fit this kind of challenge).
+    """
+
+    def __init__(self, message: str, about: str = "config") -> None:
+        super().__init__(message)
+        self.about = about
+
+
+def _setup(job: WorkerJob, challenge: Any) -> tuple[Any, Any]:
+    """The attack class and instance, from the name and the user's overrides; plugin code runs from here on."""
+    import torch
+
+    from instahide_bench.attacks import ATTACKS
+    from instahide_bench.benchmark.runner import resolve_device
+    from instahide_bench.core.config import apply_overrides
+    from instahide_bench.core.errors import InstaHideBenchError
+    from instahide_bench.core.threats import MEMBERSHIP
+
+    try:
+        attack_cls = ATTACKS.get(job.attack)
+        if attack_cls.threat_model == MEMBERSHIP and challenge.membership is None:
+            raise SetupRefused(
+                f"{job.attack!r} is a membership attack but this is not a membership challenge "
+                "(generate it with --membership)",
+                about="challenge",
+            )
+        attack = attack_cls(apply_overrides(attack_cls.Config(), job.overrides))
+        device = torch.device(resolve_device(job.device))
+    except InstaHideBenchError as exc:
+        raise SetupRefused(str(exc)) from None
+    return attack, device
+
+
 def run_job(job: WorkerJob) -> None:
     from instahide_bench.benchmark.isolation import install_guard
 
@@ -50,20 +95,18 @@ def run_job(job: WorkerJob) -> None:
 
     import torch
 
-    from instahide_bench.attacks import ATTACKS, AttackContext
-    from instahide_bench.core.attack import MEMBERSHIP
+    from instahide_bench.attacks import AttackContext
     from instahide_bench.core.challenge import load_challenge
-    from instahide_bench.core.config import config_from_dict
+    from instahide_bench.core.config import config_to_dict
     from instahide_bench.core.io import write_json_atomic
+    from instahide_bench.core.threats import MEMBERSHIP
     from instahide_bench.encoders import ENCODERS  # noqa: F401  (registers the built-in encoders; lira re-runs one)
 
     staging = Path(job.staging_dir)
     challenge = load_challenge(job.public_dir)
-    attack_cls = ATTACKS.get(job.attack)
-    attack = attack_cls(config_from_dict(attack_cls.Config, job.config))
-    context = AttackContext(
-        device=torch.device(job.device), workdir=Path(job.workdir), seed=job.seed, resume=job.resume
-    )
+    attack, device = _setup(job, challenge)
+    attack_cls = type(attack)
+    context = AttackContext(device=device, workdir=Path(job.workdir), seed=job.seed, resume=job.resume)
     threads = getattr(attack.config, "threads", None)
     if context.device.type == "cpu" and type(threads) is int and threads > 0:
         torch.set_num_threads(threads)  # this process exists for this attack: its thread count is ours to set
@@ -79,6 +122,11 @@ def run_job(job: WorkerJob) -> None:
         staging / "result.json",
         {
             "attack": job.attack,
+            "attack_version": str(attack_cls.version),
+            "complexity": str(attack_cls.complexity),
+            "threat_model": str(attack_cls.threat_model),
+            "config": _jsonable(config_to_dict(attack.config)),
+            "device": str(device),
             "succeeded": bool(result.succeeded),
             "message": result.message,
             "info": _jsonable(result.info),
@@ -143,9 +191,16 @@ def main(argv: list[str]) -> int:
     try:
         run_job(job)
     except BaseException as exc:  # report every failure to the parent, readable
-        error = {"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()}
+        stage = "setup" if isinstance(exc, SetupRefused) else "run"
+        error = {
+            "stage": stage,
+            "about": getattr(exc, "about", ""),
+            "type": type(exc).__name__,
+            "message": str(exc),
+            "traceback": traceback.format_exc(),
+        }
         Path(job.staging_dir, "error.json").write_text(json.dumps(error, indent=2), encoding="utf-8")
-        for name in ("decryption.npy", "recovered.npy", "assignment.npy", "membership_scores.npy", "result.json"):
+        for name in (*OUTPUT_FILES, "result.json"):
             Path(job.staging_dir, name).unlink(missing_ok=True)
         return 1
     return 0

@@ -182,16 +182,19 @@ def choose_isolation(mode: IsolationMode = "auto") -> int:
 
 
 def sandbox_env(
-    challenge_dir: str | os.PathLike[str], scratch: Path, base_env: dict[str, str] | None = None
+    excluded: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    scratch: Path,
+    base_env: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """Environment for a sandboxed attack: nothing that names the challenge, temp files in scratch.
+    """Environment for a sandboxed child: nothing that names a challenge, temp files in scratch.
 
-    Variables whose value mentions the challenge directory (as given or resolved) are dropped,
+    Variables whose value mentions an excluded directory (as given or resolved) are dropped,
     as are the shell's ``PWD``/``OLDPWD``; temporary, matplotlib and XDG cache directories point
     into the scratch directory, the only place outside the caches the child may write.
     """
     env = dict(base_env if base_env is not None else os.environ)
-    names = {os.fspath(challenge_dir), os.path.realpath(challenge_dir), os.path.abspath(challenge_dir)}
+    roots = [excluded] if isinstance(excluded, (str, os.PathLike)) else list(excluded)
+    names = {name for root in roots for name in (os.fspath(root), os.path.realpath(root), os.path.abspath(root))}
     for key, value in list(env.items()):
         if key in ("PWD", "OLDPWD", FORBIDDEN_ENV) or any(name in value for name in names):
             del env[key]

@@ -1,43 +1,50 @@
 """Run one attack on one challenge, isolated, measured, and optionally scored and recorded.
 
-The attack runs in a child process (:mod:`.attack_worker`) that only has a copy of the
-public files, inside a kernel sandbox (:mod:`.sandbox`: Landlock and namespaces) or, where the
-kernel has no Landlock, behind the audit-hook guard (:mod:`.isolation`, which says which ran and
-why). The parent watches the wall clock and the
-resident memory of the child's whole process tree, kills it on a limit with a clear message,
-and moves the outputs into ``out_dir`` only once the child has finished cleanly, so a crash
-or a limit never leaves a partial ``decryption.npy``.
+Attack plugins are untrusted code, and this process never runs any of it: it does not import
+the attack's module, build its config or construct it. The attack worker
+(:mod:`.attack_worker`) does all of that in a child confined by :mod:`.confined` (the kernel
+sandbox of :mod:`.sandbox`, or the audit-hook guard of :mod:`.isolation` where the kernel has
+no Landlock), with a copy of the public files only. This process passes plain data in (the
+name, the user's overrides) and reads plain data back (``result.json``, the output arrays),
+checking them as it would any submission. Only the user's own values widen the sandbox
+(:mod:`.grants`). Scoring and recording run in yet another process that has never loaded a
+plugin (:mod:`.scoring_process`), from the files on disk.
+
+The parent watches the wall clock and the resident memory of the child's whole process tree,
+kills it on a limit with a clear message, and moves the outputs into ``out_dir`` only once the
+child has finished cleanly, so a crash or a limit never leaves a partial ``decryption.npy``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
+import math
 import os
 import shlex
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from instahide_bench.benchmark import sandbox
-from instahide_bench.benchmark.isolation import AUDIT_HOOK, IsolationMode, choose_isolation, sandbox_env, subprocess_env
-from instahide_bench.core.attack import MEMBERSHIP, RECONSTRUCTION
-from instahide_bench.core.challenge import KEY_DIR, META_FILE, copy_public_files, load_challenge
-from instahide_bench.core.config import apply_overrides, config_to_dict, resolve_data_sources
-from instahide_bench.core.errors import InputFileError, InstaHideBenchError, ResourceLimitError
-from instahide_bench.core.io import read_json, write_json_atomic
+from instahide_bench.benchmark import confined
+from instahide_bench.benchmark.attack_worker import OUTPUT_FILES
+from instahide_bench.benchmark.grants import user_grants
+from instahide_bench.benchmark.isolation import AUDIT_HOOK, IsolationMode, choose_isolation
+from instahide_bench.core.challenge import META_FILE, PublicChallenge, copy_public_files, load_challenge
+from instahide_bench.core.errors import ConfigError, InputFileError, InstaHideBenchError
+from instahide_bench.core.io import read_json, write_json_atomic, write_text_atomic
+from instahide_bench.core.threats import MEMBERSHIP, RECONSTRUCTION, THREAT_MODELS
 
 logger = logging.getLogger(__name__)
 
-_POLL_SECONDS = 0.2
-_OUTPUT_FILES = ("decryption.npy", "recovered.npy", "assignment.npy", "membership_scores.npy")
+#: The largest result.json the parent reads back from a worker (it is a few kB in practice).
+_MAX_RESULT_BYTES = 16 * 2**20
+#: The longest text the parent repeats from a worker (messages, versions).
+_MAX_TEXT = 2000
 
 
 class AttackRunError(InstaHideBenchError):
@@ -55,6 +62,7 @@ class RunOptions:
     resume: bool = False
     isolation: IsolationMode = "auto"
     namespaces: bool = True  # under Landlock, also hide the host (PID tree, /proc, network) where allowed
+    plugin_paths: tuple[str, ...] = ()  # untrusted plugin packages, put on the attack's sys.path only
 
 
 @dataclass
@@ -91,68 +99,6 @@ def resolve_device(name: str) -> str:
     return name
 
 
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as handle:
-                found.extend(int(c) for c in handle.read().split())
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        pass
-    return found
-
-
-def process_tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants (0 where /proc is unavailable)."""
-    total, stack, seen = 0, [pid], set()
-    while stack:
-        current = stack.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        try:
-            with open(f"/proc/{current}/status", encoding="ascii") as handle:
-                for line in handle:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-                        break
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-        stack.extend(_children(current))
-    return total
-
-
-def _kill_group(process: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-
-
-def _watch(process: subprocess.Popen, options: RunOptions, attack: str) -> tuple[int, float, int]:
-    """Wait for the child, enforcing limits; return (exit code, seconds, peak tree RSS)."""
-    started = time.perf_counter()
-    peak = 0
-    while True:
-        code = process.poll()
-        elapsed = time.perf_counter() - started
-        if code is not None:
-            return code, elapsed, peak
-        peak = max(peak, process_tree_rss(process.pid))
-        if options.time_limit is not None and elapsed > options.time_limit:
-            _kill_group(process)
-            raise ResourceLimitError(
-                f"attack {attack!r} hit the wall-clock limit of {options.time_limit:g} s and was stopped; "
-                "no output was written"
-            )
-        if options.memory_limit_bytes is not None and peak > options.memory_limit_bytes:
-            _kill_group(process)
-            raise ResourceLimitError(
-                f"attack {attack!r} used {peak / 2**20:.0f} MiB, over the memory limit of "
-                f"{options.memory_limit_bytes / 2**20:.0f} MiB, and was stopped; no output was written"
-            )
-        time.sleep(_POLL_SECONDS)
-
-
 def run_attack(
     attack_name: str,
     challenge_dir: str | os.PathLike[str],
@@ -166,81 +112,58 @@ def run_attack(
     entry_name: str | None = None,
     command_line: str | None = None,
     entry_stem: str | None = None,
+    exclude: Sequence[str | os.PathLike[str]] = (),
 ) -> RunReport:
     """Run ``attack_name`` on the challenge in ``challenge_dir``; write its outputs to ``out_dir``.
 
-    ``entry_stem`` fixes the leaderboard entry's file name (a rerun replaces it), for callers
-    such as the matrix that may run the same cell again after being killed.
+    ``exclude`` names further directories the attack may never read, besides the attacked
+    challenge (the matrix passes the folder of all its challenges, whose keys hold the same
+    private images). ``entry_stem`` fixes the leaderboard entry's file name (a rerun replaces
+    it), for callers such as the matrix that may run the same cell again after being killed.
     """
-    from instahide_bench.attacks import ATTACKS
-
     challenge_dir, out_dir = Path(challenge_dir).resolve(), Path(out_dir).resolve()
     challenge = load_challenge(challenge_dir)  # validates the public files before any work
-    attack_cls = ATTACKS.get(attack_name)
-    if attack_cls.threat_model == MEMBERSHIP and challenge.membership is None:
-        raise InputFileError(
-            challenge_dir / META_FILE,
-            f"{attack_name!r} is a membership attack but this is not a membership challenge "
-            "(generate it with --membership)",
-        )
-    config = resolve_data_sources(apply_overrides(attack_cls.Config(), overrides or {}))
-    attack_cls(config)  # validates the config in the parent, where errors are cheap
-    device = resolve_device(options.device)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    workdir = out_dir / "work"
-    workdir.mkdir(exist_ok=True)
-
+    excluded = tuple(dict.fromkeys([challenge_dir, *(Path(p).resolve() for p in exclude)]))
+    grants = user_grants(overrides or {}, excluded)
     abi = choose_isolation(options.isolation)
+    workdir = out_dir / "work"
+    confined.check_writable([out_dir, workdir], excluded)  # refuses before creating anything
+
     with tempfile.TemporaryDirectory(prefix="instahide-attack-") as scratch_name:
         scratch = Path(scratch_name)
         public_dir = copy_public_files(challenge_dir, scratch / "challenge")
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
-        status: sandbox.SandboxStatus | None = None
         try:
-            # Under Landlock the child is told nothing about the challenge: it may not open it anyway.
-            forbidden = [] if abi else [str(challenge_dir / KEY_DIR)]
             job = {
                 "attack": attack_name,
-                "config": config_to_dict(config),
+                "overrides": grants.overrides,
                 "public_dir": str(public_dir),
                 "staging_dir": str(staging),
-                "workdir": str(workdir.resolve()),
-                "device": device,
+                "workdir": str(workdir),
+                "device": options.device,
                 "seed": options.seed,
                 "resume": options.resume,
-                "forbidden": forbidden,
+                # Under Landlock the child is told nothing about the challenges: it may not open them anyway.
+                "forbidden": [] if abi else [str(p) for p in excluded],
                 "log_level": logging.getLogger().getEffectiveLevel(),
             }
-            job_path = scratch / "job.json"
-            job_path.write_text(json.dumps(job), encoding="utf-8")
-            argv = [sys.executable, "-m", "instahide_bench.benchmark.attack_worker", str(job_path)]
-            status_fd: int | None = None
-            if abi:
-                plan = _sandbox_plan(config, challenge_dir, scratch, [staging, workdir], argv, options.namespaces)
-                env = sandbox_env(challenge_dir, scratch)
-                process, status_fd = sandbox.start(plan, env=env, cwd=scratch, **_streams(challenge_dir))
-            else:
-                env = subprocess_env(forbidden, scratch / "site")
-                process = subprocess.Popen(argv, cwd=scratch, env=env, start_new_session=True, stdin=subprocess.DEVNULL)
-            try:
-                code, elapsed, peak = _watch(process, options, attack_name)
-            except BaseException:
-                if process.poll() is None:
-                    _kill_group(process)
-                raise
-            finally:
-                if status_fd is not None:
-                    status = sandbox.read_status(status_fd)
-            if status is not None:
-                for warning in status.warnings:
-                    logger.warning("attack sandbox: %s", warning)
-            if abi and (status is None or status.isolation == "failed"):
-                problem = "; ".join(status.warnings) if status else f"the launcher exited with code {code}"
-                raise AttackRunError(f"attack {attack_name!r} did not run: {problem}")
-            if code != 0:
-                raise AttackRunError(_failure_message(attack_name, staging, code, out_dir))
-            result = read_json(staging / "result.json")
-            for name in _OUTPUT_FILES:
+            (scratch / "job.json").write_text(json.dumps(job), encoding="utf-8")
+            confinement = confined.Confinement(
+                abi, excluded, grants, (staging, workdir), options.namespaces, tuple(options.plugin_paths)
+            )
+            finished = confined.run(
+                confined.worker_argv("instahide_bench.benchmark.attack_worker", str(scratch / "job.json")),
+                confinement,
+                scratch,
+                confined.Limits(options.time_limit, options.memory_limit_bytes),
+                f"attack {attack_name!r}",
+                AttackRunError,
+            )
+            if finished.code != 0:
+                raise _failure(attack_name, staging, finished.code, out_dir, challenge_dir)
+            result = _read_result(staging / "result.json", attack_name)
+            _check_outputs(staging, attack_name, challenge, result["threat_model"])
+            for name in OUTPUT_FILES:
                 if (staging / name).exists():
                     os.replace(staging / name, out_dir / name)
                 else:
@@ -248,138 +171,126 @@ def run_attack(
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
+    status = finished.status
+    details = {} if status is None else {k: v for k, v in status.to_json().items() if k != "isolation"}
     report = RunReport(
         attack=attack_name,
-        attack_version=attack_cls.version,
-        config=config_to_dict(config),
-        complexity=attack_cls.complexity,
+        attack_version=result["attack_version"],
+        config=result["config"],
+        complexity=result["complexity"],
         challenge_id=challenge.meta.challenge_id,
         challenge_dir=str(challenge_dir),
         out_dir=str(out_dir),
-        device=device,
-        runtime_seconds=float(result.get("runtime_seconds", elapsed)),
-        peak_memory_bytes=int(max(peak, result.get("peak_rss_bytes", 0))),
-        succeeded=bool(result["succeeded"]),
-        message=str(result.get("message", "")),
-        info=dict(result.get("info", {})),
+        device=result["device"],
+        runtime_seconds=result["runtime_seconds"] or finished.seconds,
+        peak_memory_bytes=max(finished.peak_rss_bytes, result["peak_rss_bytes"]),
+        succeeded=result["succeeded"],
+        message=result["message"],
+        info=result["info"],
         isolation=status.isolation if status is not None else AUDIT_HOOK,
-        isolation_details={} if status is None else {k: v for k, v in status.to_json().items() if k != "isolation"},
-        threat_model=attack_cls.threat_model,
+        isolation_details={**details, "grants": grants.to_json()},
+        threat_model=result["threat_model"],
     )
     if score or record:
-        _score_and_record(
-            report, challenge_dir, out_dir, record, leaderboard_root, entry_name, command_line, entry_stem
+        from instahide_bench.benchmark.scoring_process import score_run
+
+        score_run(
+            report,
+            record=record,
+            leaderboard_root=leaderboard_root,
+            entry_name=entry_name,
+            command_line=command_line or shlex.join(sys.argv),
+            entry_stem=entry_stem,
         )
     write_json_atomic(out_dir / "run.json", asdict(report))
     return report
 
 
-def _sandbox_plan(
-    config: Any, challenge_dir: Path, scratch: Path, writable: list[Path], argv: list[str], namespaces: bool = True
-) -> sandbox.SandboxPlan:
-    """What the attack may read and write: never anything inside ``challenge_dir``."""
-    from instahide_bench.core.data.patches import cache_root
-
-    caches = [cache_root().expanduser(), Path(os.environ.get("NUMBA_CACHE_DIR") or cache_root() / "numba")]
-    write = [scratch, *writable, *caches]
-    for path in write:
-        Path(path).mkdir(parents=True, exist_ok=True)
-        resolved = Path(path).resolve()
-        if _is_inside(resolved, challenge_dir):
-            raise InstaHideBenchError(f"{path} lies inside the challenge directory {challenge_dir}; choose another")
-        if _is_inside(challenge_dir, resolved):
-            raise InstaHideBenchError(
-                f"the challenge directory {challenge_dir} lies inside {path}, which the attack may write; move it"
-            )
-    data = _data_source_paths(config, challenge_dir)
-    read = sandbox.grants_avoiding([*sandbox.SYSTEM_READ, *sandbox.python_read_paths(), *data], challenge_dir)
-    ports = sorted(set(sandbox.iter_ports(config_to_dict(config).values())))
-    # Listing a directory that holds the challenge would show where it is: such an entry lends its modules only.
-    listed = [d for d in sandbox.python_listed_dirs() if not _is_inside(challenge_dir, Path(d))]
-    return sandbox.SandboxPlan(
-        read=read,
-        listed=[d for d in listed if not _is_inside(Path(d), challenge_dir)],
-        write=[str(Path(p).resolve()) for p in write],
-        argv=argv,
-        private_network=not ports,  # a remote scheduler needs the real network, filtered by port
-        connect_ports=ports,
-        namespaces=namespaces,
-    )
+def _text(value: object, what: str, attack: str) -> str:
+    """A short single line from the worker (which ran plugin code): a string, bounded, no control characters."""
+    if not isinstance(value, str):
+        raise AttackRunError(f"attack {attack!r} reported a {what} that is not text ({type(value).__name__})")
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in value)
+    return cleaned if len(cleaned) <= _MAX_TEXT else cleaned[:_MAX_TEXT] + "..."
 
 
-def _is_inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
+def _number(value: object, what: str, attack: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise AttackRunError(f"attack {attack!r} reported a {what} that is not a non-negative number: {value!r}")
+    return float(value)
 
 
-def _data_source_paths(config: Any, challenge_dir: Path) -> list[str]:
-    """The paths named by the config's data sources (refusing any inside the challenge)."""
-    import dataclasses
+def _read_result(path: Path, attack: str) -> dict[str, Any]:
+    """The worker's result.json, checked field by field: it was written in a process that ran plugin code."""
+    if not path.is_file() or path.stat().st_size > _MAX_RESULT_BYTES:
+        raise AttackRunError(f"attack {attack!r} left no readable result (missing or over {_MAX_RESULT_BYTES} bytes)")
+    try:
+        data = read_json(path)
+    except (InstaHideBenchError, RecursionError) as exc:
+        raise AttackRunError(f"attack {attack!r} left an unreadable result: {exc}") from None
+    if not isinstance(data, dict):
+        raise AttackRunError(f"attack {attack!r} left a result that is not a JSON object")
+    threat_model = data.get("threat_model")
+    if threat_model not in THREAT_MODELS:
+        raise AttackRunError(f"attack {attack!r} reported an unknown threat model {threat_model!r}")
+    for name in ("config", "info"):
+        if not isinstance(data.get(name), dict):
+            raise AttackRunError(f"attack {attack!r} reported a {name} that is not a JSON object")
+    if not isinstance(data.get("succeeded"), bool):
+        raise AttackRunError(f"attack {attack!r} reported no success flag")
+    return {
+        "attack_version": _text(data.get("attack_version"), "version", attack),
+        "complexity": _text(data.get("complexity"), "complexity", attack),
+        "threat_model": threat_model,
+        "config": data["config"],
+        "device": _text(data.get("device"), "device", attack),
+        "succeeded": data["succeeded"],
+        "message": _text(data.get("message"), "message", attack),
+        "info": data["info"],
+        "runtime_seconds": _number(data.get("runtime_seconds"), "run time", attack),
+        "peak_rss_bytes": int(_number(data.get("peak_rss_bytes"), "peak memory", attack)),
+    }
 
-    paths = []
-    for item in dataclasses.fields(config):
-        value = getattr(config, item.name)
-        if not item.metadata.get("data_source") or not isinstance(value, str):
-            continue
-        _, sep, rest = value.partition(":")
-        path = rest.partition("?")[0] if sep else ""
-        if not path:
-            continue
-        if _is_inside(Path(path).resolve(), challenge_dir):
-            raise InstaHideBenchError(
-                f"the attack's {item.name} ({value}) lies inside the challenge directory {challenge_dir}; "
-                "attacks may not read it"
-            )
-        paths.append(path)
-    return paths
+
+def _check_outputs(staging: Path, attack: str, challenge: PublicChallenge, threat_model: str) -> None:
+    """The worker's answer, loaded as any submission is (shape, dtype, no pickles, finite values)."""
+    try:
+        if threat_model == MEMBERSHIP:
+            from instahide_bench.core.membership_scoring import load_scores
+
+            if challenge.membership is None:
+                raise AttackRunError(f"attack {attack!r} answered as a membership attack on a plain challenge")
+            load_scores(staging / "membership_scores.npy", len(challenge.membership))
+            return
+        from instahide_bench.core.submission import load_decryption
+
+        load_decryption(staging / "decryption.npy", challenge, mmap=True)
+    except InputFileError as exc:
+        raise AttackRunError(f"attack {attack!r} returned an unusable answer: {exc.problem}") from None
 
 
-def _streams(challenge_dir: Path) -> dict[str, Any]:
-    """Standard output/error for the child: ours, unless one is a file inside the challenge (its name would leak)."""
-    streams: dict[str, Any] = {}
-    for fd, name in ((1, "stdout"), (2, "stderr")):
-        with contextlib.suppress(OSError):
-            target = os.readlink(f"/proc/self/fd/{fd}")
-            if target.startswith(os.sep) and _is_inside(Path(target), challenge_dir):
-                streams[name] = subprocess.DEVNULL
-    return streams
-
-
-def _failure_message(attack: str, staging: Path, code: int, out_dir: Path) -> str:
+def _failure(attack: str, staging: Path, code: int, out_dir: Path, challenge_dir: Path) -> InstaHideBenchError:
+    """The error for a worker that exited non-zero: a one-line refusal, or a crash with its traceback on disk."""
     error_path = staging / "error.json"
-    if not error_path.exists():
+    readable = error_path.is_file() and error_path.stat().st_size <= _MAX_RESULT_BYTES
+    try:
+        error = read_json(error_path) if readable else None
+    except (InstaHideBenchError, RecursionError):
+        error = None
+    if not isinstance(error, dict):
         if code < 0:
-            return f"attack {attack!r} was killed by signal {-code}; no output was written"
-        return f"attack {attack!r} exited with code {code} without reporting an error; no output was written"
-    error = json.loads(error_path.read_text(encoding="utf-8"))
+            return AttackRunError(f"attack {attack!r} was killed by signal {-code}; no output was written")
+        return AttackRunError(
+            f"attack {attack!r} exited with code {code} without reporting an error; no output was written"
+        )
+    message = _text(str(error.get("message", "")), "message", attack).strip()
+    if error.get("stage") == "setup":
+        if error.get("about") == "challenge":
+            return InputFileError(challenge_dir / META_FILE, message)
+        return ConfigError(message if repr(attack) in message else f"attack {attack!r}: {message}")
     log_path = out_dir / "attack-error.log"
-    log_path.write_text(error.get("traceback", ""), encoding="utf-8")
-    return (
-        f"attack {attack!r} failed: {error.get('type')}: {error.get('message')} (traceback in {log_path}); "
-        "no output was written"
-    )
-
-
-def _score_and_record(
-    report: RunReport,
-    challenge_dir: Path,
-    out_dir: Path,
-    record: bool,
-    leaderboard_root: str | os.PathLike[str] | None,
-    entry_name: str | None,
-    command_line: str | None,
-    entry_stem: str | None = None,
-) -> None:
-    from instahide_bench.benchmark.recording import record_membership_run, record_run
-
-    membership = report.threat_model == MEMBERSHIP
-    record_as = record_membership_run if membership else record_run
-    record_as(
-        report,
-        challenge_dir,
-        out_dir / ("membership_scores.npy" if membership else "decryption.npy"),
-        record=record,
-        leaderboard_root=leaderboard_root,
-        entry_name=entry_name,
-        command_line=command_line or shlex.join(sys.argv),
-        entry_stem=entry_stem,
+    write_text_atomic(log_path, str(error.get("traceback", "")))
+    kind = _text(str(error.get("type", "")), "error type", attack)
+    return AttackRunError(
+        f"attack {attack!r} failed: {kind}: {message} (traceback in {log_path}); no output was written"
     )

@@ -90,21 +90,30 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def grants_avoiding(paths: Iterable[str | os.PathLike[str]], excluded: str | os.PathLike[str]) -> list[str]:
-    """``paths`` resolved, with any that contains ``excluded`` replaced by its other children.
+def grants_avoiding(
+    paths: Iterable[str | os.PathLike[str]], excluded: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
+) -> list[str]:
+    """``paths`` resolved, with any that contains an ``excluded`` directory replaced by its other children.
 
     A grant is a whole hierarchy: granting ``/work`` would grant a challenge in
-    ``/work/sets/c``. Such a path is split into its entries, recursively along the way to the
-    excluded directory, so that everything else stays readable and the challenge does not.
-    Paths inside ``excluded`` are dropped.
+    ``/work/sets/c``. Such a path is split into its entries, recursively along the way to each
+    excluded directory, so that everything else stays readable and the challenges do not.
+    Paths inside an excluded directory are dropped.
     """
-    forbidden = os.path.realpath(excluded)
+    if isinstance(excluded, (str, os.PathLike)):
+        excluded = [excluded]
+    forbidden = [os.path.realpath(e) for e in excluded]
     found: list[str] = []
+    seen: set[str] = set()
 
     def visit(path: str) -> None:
-        if _inside(path, forbidden):
+        # Landlock grants what a path resolves to: an entry that is a symlink to a directory above a
+        # challenge (pytest's ``*current``, a user's shortcut) would grant the challenge itself.
+        path = os.path.realpath(path)
+        if path in seen or any(_inside(path, root) for root in forbidden):
             return
-        if not _inside(forbidden, path):
+        seen.add(path)
+        if not any(_inside(root, path) for root in forbidden):
             found.append(path)
             return
         try:
@@ -124,7 +133,7 @@ def grants_avoiding(paths: Iterable[str | os.PathLike[str]], excluded: str | os.
 _MODULE_SUFFIXES = (".py", ".pyc", ".pth", ".so", ".pyd", ".dist-info", ".egg-info", ".egg-link", ".egg", ".zip")
 
 
-def _importable_entries(directory: str) -> list[str]:
+def importable_entries(directory: str) -> list[str]:
     """What Python may import from ``directory``: modules, packages and their metadata, nothing else."""
     try:
         names = sorted(os.listdir(directory))
@@ -160,7 +169,7 @@ def python_read_paths(extra: Iterable[str] = ()) -> list[str]:
         if any(_inside(resolved, prefix) for prefix in prefixes) or os.path.isfile(resolved):
             paths.add(resolved)
         else:
-            paths.update(_importable_entries(resolved))
+            paths.update(importable_entries(resolved))
     paths.update(extra)
     return sorted(paths)
 

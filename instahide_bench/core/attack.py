@@ -31,17 +31,12 @@ from instahide_bench.core.challenge import PublicChallenge
 from instahide_bench.core.plugin import Plugin
 from instahide_bench.core.progress import progress, progress_bar
 from instahide_bench.core.registry import Registry
+from instahide_bench.core.threats import MEMBERSHIP, RECONSTRUCTION
 
 if TYPE_CHECKING:
     from tqdm.auto import tqdm
 
 T = TypeVar("T")
-
-#: The attack recovers private images (``AttackResult.decryption``).
-RECONSTRUCTION = "reconstruction"
-#: The attack scores membership candidates (``AttackResult.membership_scores``).
-MEMBERSHIP = "membership"
-THREAT_MODELS = (RECONSTRUCTION, MEMBERSHIP)
 
 
 @dataclass

@@ -22,6 +22,44 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
+class Endpoint(str):
+    """A TCP address an attack may connect to, ``tcp://HOST:PORT`` (a remote Dask scheduler, say).
+
+    Declaring a config field as ``Endpoint`` documents that it names the network; the runner
+    opens the sandbox's network only for an endpoint the *user* set (``--set``, a matrix spec),
+    never for a plugin's default.
+
+    Examples
+    --------
+    >>> Endpoint("tcp://10.0.0.5:8786").port
+    8786
+    """
+
+    def __new__(cls, value: object) -> Endpoint:
+        parsed = parse_endpoint(value)
+        if parsed is None:
+            raise ConfigError(f"{value!r} is not a network endpoint tcp://HOST:PORT (port 1-65535)")
+        return super().__new__(cls, str(value))
+
+    @property
+    def host(self) -> str:
+        return parse_endpoint(self)[0]  # type: ignore[index]  # validated in __new__
+
+    @property
+    def port(self) -> int:
+        return parse_endpoint(self)[1]  # type: ignore[index]  # validated in __new__
+
+
+def parse_endpoint(value: object) -> tuple[str, int] | None:
+    """``"tcp://HOST:PORT"`` -> ``(HOST, PORT)``; None for anything else (no path, no other scheme)."""
+    if not isinstance(value, str) or not value.startswith("tcp://"):
+        return None
+    host, sep, port = value[len("tcp://") :].rpartition(":")
+    if not sep or not host or "/" in host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return host, int(port)
+
+
 def _convert(value: Any, annotation: Any, name: str) -> Any:
     """Convert ``value`` (often a string from the command line) to ``annotation``."""
     origin = get_origin(annotation)
@@ -66,6 +104,11 @@ def _convert(value: Any, annotation: Any, name: str) -> Any:
             return float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{name}: {value!r} is not a number") from None
+    if annotation is Endpoint:
+        try:
+            return Endpoint(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
     if annotation is str:
         return str(value)
     if origin in (tuple, list):
@@ -99,9 +142,8 @@ def apply_overrides(config: C, overrides: Mapping[str, Any]) -> C:
     changes = {}
     for key, value in overrides.items():
         if key not in types_by_name:
-            raise ConfigError(
-                f"unknown parameter {key!r} for {type(config).__name__}; known: {', '.join(types_by_name)}"
-            )
+            known = f"known: {', '.join(types_by_name)}" if types_by_name else "it takes no parameters"
+            raise ConfigError(f"unknown parameter {key!r}; {known}")
         changes[key] = _convert(value, types_by_name[key], key)
     try:
         # C is any config dataclass; bounding it by typeshed's DataclassInstance would refuse the
@@ -205,6 +247,7 @@ def resolve_data_sources(config: Any, base: str | os.PathLike[str] | None = None
 
 
 __all__ = [
+    "Endpoint",
     "FieldDoc",
     "apply_overrides",
     "config_from_dict",
@@ -213,5 +256,6 @@ __all__ = [
     "field_types",
     "param",
     "parse_assignments",
+    "parse_endpoint",
     "resolve_data_sources",
 ]

@@ -19,21 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from instahide_bench.core import _ssim_kernels
-from instahide_bench.core.pixels import PixelSpace, get_pixel_space
+from instahide_bench.core.pixels import PixelSpace, get_pixel_space, to_pixel_values
 
 WINDOW = _ssim_kernels.WINDOW
 K1 = 0.01
 K2 = 0.03
 DATA_RANGE = 1.0
 UNIT_PIXELS = get_pixel_space("[0,1]")
-
-
-def to_pixel_values(values: np.ndarray, pixels: PixelSpace) -> np.ndarray:
-    """A decryption (float or uint8) as float32 values of ``pixels``, not yet clipped."""
-    values = np.asarray(values)
-    if values.dtype == np.uint8:
-        return pixels.from_uint8(values)
-    return values.astype(np.float32, copy=False)
 
 
 def to_unit_images(values: np.ndarray, pixels: PixelSpace) -> np.ndarray:

@@ -166,6 +166,14 @@ PIXEL_SPACES: dict[str, PixelSpace] = {
 }
 
 
+def to_pixel_values(values: np.ndarray, pixels: PixelSpace) -> np.ndarray:
+    """A decryption (float or uint8) as float32 values of ``pixels``, not yet clipped."""
+    values = np.asarray(values)
+    if values.dtype == np.uint8:
+        return pixels.from_uint8(values)
+    return values.astype(np.float32, copy=False)
+
+
 def get_pixel_space(name: str) -> PixelSpace:
     """The built-in pixel space called ``name`` (a key of :data:`PIXEL_SPACES`).
 

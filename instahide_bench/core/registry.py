@@ -63,6 +63,7 @@ class Registry(Generic[T]):
         self._items: dict[str, T] = {}
         self._lazy: dict[str, str] = {}
         self._entry_points_loaded = False
+        self._failed: dict[str, str] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
         """Class decorator that registers the class under ``name``: ``@ATTACKS.register("zero")``.
@@ -150,6 +151,7 @@ class Registry(Generic[T]):
                 self.add(ep.name, ep.load())
             except Exception as exc:  # a broken plugin must not take the whole tool down
                 logger.warning("could not load %s %r from entry point %s: %s", self.kind, ep.name, ep.value, exc)
+                self._failed[ep.name] = f"{ep.value}: {type(exc).__name__}: {exc}"
 
     def reload_entry_points(self) -> None:
         """Look at the entry-point group again (after installing a plugin in-process).
@@ -158,7 +160,13 @@ class Registry(Generic[T]):
         a warning and skipped, so that one broken plugin does not take the whole tool down.
         """
         self._entry_points_loaded = False
+        self._failed.clear()
         self._load_entry_points()
+
+    def failures(self) -> dict[str, str]:
+        """Entry points that failed to load: name -> ``"module:attr: Error: message"``."""
+        self._load_entry_points()
+        return dict(self._failed)
 
     def get(self, name: str) -> T:
         """The plugin registered under ``name``, importing it first if it was registered lazily.
@@ -185,6 +193,8 @@ class Registry(Generic[T]):
         self._load_entry_points()
         if name in self._items:
             return self._items[name]
+        if name in self._failed:
+            raise ConfigError(f"{self.kind} {name!r} could not be loaded from its entry point {self._failed[name]}")
         raise ConfigError(f"unknown {self.kind} {name!r}; known: {', '.join(self.names()) or 'none'}")
 
     def names(self) -> list[str]:
@@ -236,7 +246,7 @@ class Registry(Generic[T]):
         >>> "throwaway" in registry
         False
         """
-        items, lazy, loaded = dict(self._items), dict(self._lazy), self._entry_points_loaded
+        items, lazy, loaded, failed = dict(self._items), dict(self._lazy), self._entry_points_loaded, dict(self._failed)
         try:
             yield self
         finally:
@@ -245,3 +255,5 @@ class Registry(Generic[T]):
             self._lazy.clear()
             self._lazy.update(lazy)
             self._entry_points_loaded = loaded
+            self._failed.clear()
+            self._failed.update(failed)

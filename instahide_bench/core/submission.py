@@ -18,7 +18,7 @@ from instahide_bench.core.challenge import PublicChallenge, check_finite
 from instahide_bench.core.errors import InputFileError
 from instahide_bench.core.images import IMAGE_SHAPE, check_image_shape
 from instahide_bench.core.io import load_npy, read_npy_header
-from instahide_bench.core.metric import to_pixel_values
+from instahide_bench.core.pixels import to_pixel_values
 
 ACCEPTED_DTYPES = ("float16", "float32", "float64", "uint8")
 _LARGEST_ITEMSIZE = 8  # float64

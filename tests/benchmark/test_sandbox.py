@@ -423,6 +423,21 @@ def test_grants_avoid_the_excluded_directory(tmp_path: Path) -> None:
     )
 
 
+def test_a_symlink_beside_a_challenge_does_not_grant_it(tmp_path: Path) -> None:
+    """Splitting a grant around a challenge resolves each entry: a link to a folder above it is split too.
+
+    Found with pytest's own ``tmp_path``: ``pytest-current`` links to the session's folder, and
+    granting that link (Landlock follows it) granted every challenge in the session.
+    """
+    (tmp_path / "runs" / "challenge" / "key").mkdir(parents=True)
+    (tmp_path / "runs" / "other").mkdir()
+    (tmp_path / "runs-current").symlink_to(tmp_path / "runs")
+    (tmp_path / "key-link").symlink_to(tmp_path / "runs" / "challenge" / "key")
+    grants = grants_avoiding([tmp_path], [tmp_path / "runs" / "challenge"])
+    assert grants == [str(tmp_path / "runs" / "other")]
+    assert not [g for g in grants if os.path.realpath(g).startswith(str(tmp_path / "runs" / "challenge"))]
+
+
 def test_grants_that_would_reach_the_challenge_are_refused_before_the_attack_starts(
     tiny_challenge_dir: Path, tmp_path: Path
 ) -> None:
@@ -431,7 +446,7 @@ def test_grants_that_would_reach_the_challenge_are_refused_before_the_attack_sta
     challenge = Path(shutil.copytree(tiny_challenge_dir, tmp_path / "challenge"))
     options = RunOptions(isolation="landlock")
     key = challenge / "key" / "private.npy"
-    with pytest.raises(InstaHideBenchError, match=r"aux_private .* lies inside the challenge directory"):
+    with pytest.raises(InstaHideBenchError, match=r"aux_private=.* lies inside the challenge directory"):
         run_attack("carlini-graph", challenge, tmp_path / "o", overrides={"aux_private": f"npy:{key}"}, options=options)
     with pytest.raises(InstaHideBenchError, match=r"lies inside the challenge directory"):
         run_attack("zero", challenge, challenge / "runs" / "zero", options=options)

@@ -179,7 +179,7 @@ def test_unknown_field_names_the_known_fields() -> None:
     with pytest.raises(ConfigError) as info:
         _set(cuont="4")
     message = str(info.value)
-    assert message.startswith("unknown parameter 'cuont' for _Typed; known: count, rate, flag, limit")
+    assert message.startswith("unknown parameter 'cuont'; known: count, rate, flag, limit")
     assert message.endswith("name, plain")
 
 

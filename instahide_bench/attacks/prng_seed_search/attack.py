@@ -38,7 +38,7 @@ from instahide_bench.attacks.prng_seed_search.solve import DEFAULT_RIDGE, solve_
 from instahide_bench.attacks.prng_seed_search.target import SeedTarget
 from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult
 from instahide_bench.core.challenge import PublicChallenge
-from instahide_bench.core.config import param
+from instahide_bench.core.config import Endpoint, param
 from instahide_bench.core.errors import ConfigError
 from instahide_bench.core.io import read_json, write_json_atomic
 
@@ -55,7 +55,9 @@ class PrngSeedSearchConfig:
     engine: Literal["dask", "local"] = param(
         "dask", "dask: shards as Dask tasks; local: this process's threads (a CUDA device uses the GPU under either)"
     )
-    scheduler: str | None = param(None, "Dask scheduler address tcp://HOST:PORT; None starts a LocalCluster")
+    scheduler: Endpoint | None = param(
+        None, "Dask scheduler tcp://HOST:PORT (the runner opens the network to it); None starts a LocalCluster"
+    )
     workers: int | None = param(None, "LocalCluster worker processes / local threads; None = all CPU cores")
     shard_size: int = param(DEFAULT_SHARD_SIZE, "seeds per shard (one Dask task or one local step)")
     gpu_block: int = param(DEFAULT_GPU_BLOCK, "seeds per torch batch on a GPU")

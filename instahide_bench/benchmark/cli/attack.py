@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 
 from instahide_bench.benchmark.cli._options import add_set_option
-from instahide_bench.core.config import describe_config, parse_assignments
+from instahide_bench.core.config import parse_assignments
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     listing = subparsers.add_parser("attacks", help="list the registered attacks and their config fields")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_plugins_option(listing)
     listing.set_defaults(func=run_list)
 
     run = subparsers.add_parser(
@@ -54,26 +54,29 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         help="keep the attack from the key with Landlock (auto: where the kernel has it, else the audit hook "
         "with a warning), require Landlock, or use only the audit hook (see docs/isolation.md)",
     )
+    _add_plugins_option(run)
     run.add_argument("--json", action="store_true", help="print the run report as JSON")
     run.set_defaults(func=run_attack_command)
 
 
-def run_list(args: argparse.Namespace) -> int:
-    from instahide_bench.attacks import ATTACKS
+def _add_plugins_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--plugins",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder of untrusted attack packages (with their .dist-info): importable inside the sandbox "
+        "only, never by this process (repeatable; see docs/isolation.md)",
+    )
 
-    catalogue: dict[str, dict[str, Any]] = {}
-    for name in ATTACKS.names():
-        cls = ATTACKS.get(name)
-        catalogue[name] = {
-            "version": cls.version,
-            "summary": cls.summary,
-            "complexity": cls.complexity,
-            "threat_model": cls.threat_model,
-            "config": [
-                {"name": d.name, "type": d.type, "default": d.default, "help": d.help}
-                for d in describe_config(cls.Config)
-            ],
-        }
+
+def run_list(args: argparse.Namespace) -> int:
+    from instahide_bench.benchmark.catalogue import list_attacks
+
+    attacks, problems = list_attacks(plugin_paths=args.plugins)
+    catalogue = {name: about.to_json() for name, about in attacks.items()}
+    for name, problem in problems.items():
+        print(f"could not load attack {name!r}: {problem}", file=sys.stderr)
     if args.json:
         json.dump(catalogue, sys.stdout, indent=2, default=str)
         print()
@@ -101,6 +104,7 @@ def run_attack_command(args: argparse.Namespace) -> int:
         seed=args.seed,
         resume=args.resume,
         isolation=args.isolation,
+        plugin_paths=tuple(args.plugins),
     )
     report = run_attack(
         args.name,

@@ -11,7 +11,7 @@ from instahide_bench.core.config import parse_assignments
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
-    from instahide_bench.core.training.models import DEFAULT_MODEL, MODELS
+    from instahide_bench.core.model_names import DEFAULT_MODEL, MODEL_NAMES
 
     run = subparsers.add_parser(
         "utility",
@@ -29,7 +29,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--public", default="embedded", metavar="SOURCE", help="public pool of cross-dataset encoders")
     run.add_argument(
-        "--model", default=DEFAULT_MODEL, choices=sorted(MODELS), help=f"classifier (default {DEFAULT_MODEL})"
+        "--model", default=DEFAULT_MODEL, choices=sorted(MODEL_NAMES), help=f"classifier (default {DEFAULT_MODEL})"
     )
     run.add_argument("--epochs", type=int, default=10, help="epochs, each a fresh encoding of every image (default 10)")
     run.add_argument("--pretrain", default=None, metavar="SOURCE", help="pretrain on this clean labelled set first")

@@ -282,6 +282,7 @@ def _run_cell(
             entry_name=f"{variant.label} on {challenge.encoder}",
             command_line=f"instahide-bench matrix (cell {challenge.encoder} x {variant.label})",
             entry_stem=f"matrix-{cell_dir.name}-{_slug(challenge.challenge_id or '')}",
+            exclude=[cell_dir.parent.parent / "challenges"],  # every sibling challenge, not just this one
         )
     except InstaHideBenchError as exc:
         return CellResult(
@@ -363,10 +364,10 @@ def run_matrix(
     ``resume`` reuses the challenges and successful cells an earlier, interrupted run of the
     same spec finished in ``out_dir`` (see the module docstring).
     """
-    spec.validate()
     from distributed import as_completed
 
     out = Path(out_dir).resolve()
+    spec.validate(exclude=[out / "challenges"])
     out.mkdir(parents=True, exist_ok=True)
     if resume:
         for path in clean_leftovers(out):

@@ -61,6 +61,12 @@ def parse_source(spec: str, role: Role) -> DataSource:
     return SOURCE_KINDS[kind](path if sep else None, role)
 
 
+def source_kinds() -> list[str]:
+    """The registered kinds of data source (``cifar10``, ``folder``, ...), loaders imported."""
+    _import_loaders()
+    return sorted(SOURCE_KINDS)
+
+
 def absolute_source(spec: str, base: str | os.PathLike[str] | None = None) -> str:
     """``spec`` with a relative PATH made absolute against ``base`` (default: the working directory).
 

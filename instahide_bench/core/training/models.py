@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from instahide_bench.core.errors import ConfigError
+from instahide_bench.core.model_names import DEFAULT_MODEL
 
 
 class SmallCNN(nn.Module):
@@ -82,9 +83,6 @@ class ResNet18(nn.Module):
 
 #: name -> constructor(num_classes)
 MODELS: dict[str, Callable[[int], nn.Module]] = {"small-cnn": SmallCNN, "resnet18": ResNet18}
-
-#: The model a utility run trains unless told otherwise (fast on CPUs).
-DEFAULT_MODEL = "small-cnn"
 
 
 def init_weights(model: nn.Module, generator: torch.Generator) -> None:

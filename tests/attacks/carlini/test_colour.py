@@ -9,6 +9,7 @@ from instahide_bench.attacks.carlini.colour import ColourCorrection, ColourEnsem
 from instahide_bench.core.challenge import EncodedChallenge
 from instahide_bench.core.metric import ssim
 from instahide_bench.core.pixels import get_pixel_space
+from tests import margins
 
 PIXELS = get_pixel_space("[-1,1]")
 TINY = {"width": 8, "depth": 3}
@@ -42,6 +43,7 @@ def test_learns_a_reconstruction_like_distortion_that_generalises(small_encoded:
     before, after = _ssim(distorted, others), _ssim(correction.apply(distorted, PIXELS), others)
     assert correction.validation_after > correction.validation_before
     # unseen images, distorted the same way: measured 0.492 -> 0.617 (identity: no change)
+    margins.record("carlini colour generalises", after_minus_before=after - before)
     assert after > before + 0.06
 
 

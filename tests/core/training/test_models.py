@@ -33,3 +33,11 @@ def test_unknown_model_and_device_are_clear_errors() -> None:
         pick_device("no-such-device")
     assert pick_device("cpu").type == "cpu"
     assert pick_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_the_torch_free_model_names_match_the_models() -> None:
+    """The CLI lists ``MODEL_NAMES`` without importing torch; every name must build, and no model is missing."""
+    from instahide_bench.core.model_names import DEFAULT_MODEL, MODEL_NAMES
+    from instahide_bench.core.training.models import MODELS
+
+    assert sorted(MODEL_NAMES) == sorted(MODELS) and DEFAULT_MODEL in MODELS
