@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from instahide_bench.attacks import ATTACKS
 from instahide_bench.benchmark.generate import build_challenge
 from instahide_bench.core.challenge import EncodedChallenge, write_challenge
 from instahide_bench.encoders import ENCODERS
+from tests import torch_threads
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: The real CIFAR-10 / ImageNet samples shipped beside a checkout (absent on a fresh machine).
@@ -35,6 +37,17 @@ def tiny_encoded(preset: str, seed: int | None = None, **overrides: object) -> E
         seed = None
     encoded, _ = build_challenge(preset, overrides=params, seed=seed)
     return encoded
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread_per_worker() -> Iterator[None]:
+    """Under pytest-xdist each worker process gets one torch thread: the workers already fill the cores,
+    and more threads than cores spin against each other (tests/torch_threads.py)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield
+        return
+    with torch_threads.one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -64,6 +64,7 @@ class Registry(Generic[T]):
         self._lazy: dict[str, str] = {}
         self._entry_points_loaded = False
         self._failed: dict[str, str] = {}
+        self._from_entry_points: set[str] = set()
 
     def register(self, name: str) -> Callable[[T], T]:
         """Class decorator that registers the class under ``name``: ``@ATTACKS.register("zero")``.
@@ -149,6 +150,7 @@ class Registry(Generic[T]):
                 continue
             try:
                 self.add(ep.name, ep.load())
+                self._from_entry_points.add(ep.name)
             except Exception as exc:  # a broken plugin must not take the whole tool down
                 logger.warning("could not load %s %r from entry point %s: %s", self.kind, ep.name, ep.value, exc)
                 self._failed[ep.name] = f"{ep.value}: {type(exc).__name__}: {exc}"
@@ -211,6 +213,10 @@ class Registry(Generic[T]):
         self._load_entry_points()
         return sorted({*self._items, *self._lazy})
 
+    def builtin_names(self) -> list[str]:
+        """The names registered by decorator or lazily (the suite's own), without reading entry points."""
+        return sorted({*self._items, *self._lazy} - self._from_entry_points)
+
     def __contains__(self, name: object) -> bool:
         self._load_entry_points()
         return name in self._items or name in self._lazy
@@ -246,7 +252,8 @@ class Registry(Generic[T]):
         >>> "throwaway" in registry
         False
         """
-        items, lazy, loaded, failed = dict(self._items), dict(self._lazy), self._entry_points_loaded, dict(self._failed)
+        items, lazy, loaded = dict(self._items), dict(self._lazy), self._entry_points_loaded
+        failed, from_entry_points = dict(self._failed), set(self._from_entry_points)
         try:
             yield self
         finally:
@@ -257,3 +264,5 @@ class Registry(Generic[T]):
             self._entry_points_loaded = loaded
             self._failed.clear()
             self._failed.update(failed)
+            self._from_entry_points.clear()
+            self._from_entry_points.update(from_entry_points)

@@ -182,6 +182,8 @@ def test_entry_points_are_read_once_until_reloaded(
     registry.reload_entry_points()
     assert registry.names() == ["delta"]
     assert registry.get("delta").__name__ == "Delta"
+    registry.add("alpha", Alpha)
+    assert registry.builtin_names() == ["alpha"], "what an entry point brought is not the suite's own"
 
 
 def test_entry_point_does_not_replace_a_registered_name(

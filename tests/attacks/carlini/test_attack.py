@@ -195,7 +195,8 @@ def test_end_to_end_isolated_scored_and_resumed(
     scores = score_decryption(challenge, key, decryption).scores
     zero = ATTACKS.get("zero")().run(challenge, AttackContext())
     floor = score_decryption(challenge, key, zero.decryption).scores
-    # measured (version 1.5, in process with the same settings): Max_SSIM 0.65 against the zero baseline's 0.41
+    # measured (version 1.5, in process with the same settings): Max_SSIM 0.65 against the zero baseline's 0.41;
+    # the gap over the 9 variations of scripts/check_test_margins.py: 0.227..0.259 (spread 0.033)
     margins.record("carlini end to end", above_zero_baseline=scores.max_ssim - floor.max_ssim)
     assert scores.max_ssim > floor.max_ssim + 0.08
 
@@ -279,9 +280,14 @@ def test_halves_correction_its_ensemble_and_the_polish(small_encoded: EncodedCha
         polished_minus_ensemble=polished - ensemble,
         from_scratch_minus_ensemble=from_scratch - ensemble,
     )
-    # measured (version 1.5): 0.633 with the ensemble, 0.619 without, 0.603 uncorrected; after the two polish
-    # rounds 0.692 with their EM warm-started from the corrected images and 0.681 with it from scratch
-    assert ensemble > alone + 0.01 and ensemble > uncorrected + 0.015
+    # Measured (version 1.5) under the 9 floating-point variations of scripts/check_test_margins.py (MKL_CBWR,
+    # ATEN_CPU_CAPABILITY, OPENBLAS_CORETYPE, 1 or 2 BLAS threads) on a 2-core AMD EPYC, 2026-12-07, as
+    # min..max (spread): ensemble - alone 0.0058..0.0208 (0.015; OpenBLAS's Haswell kernels give the 0.0058 that
+    # failed the old margin of 0.01 on another machine), ensemble - uncorrected 0.018..0.039 (0.021), polished -
+    # ensemble 0.033..0.060 (0.027), from scratch - ensemble 0.029..0.049 (0.020). Each bound sits at least half
+    # a spread below the lowest value. The ensemble's gain over one network is smaller than the spread, so this
+    # only checks that it never costs anything; its gain is measured at full size (docs/attacks/carlini-graph.md).
+    assert ensemble > alone - 0.002 and ensemble > uncorrected + 0.005
     assert polished > ensemble + 0.015 and from_scratch > ensemble + 0.015
     assert from_scratch != polished
 

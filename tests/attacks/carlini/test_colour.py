@@ -42,7 +42,8 @@ def test_learns_a_reconstruction_like_distortion_that_generalises(small_encoded:
     distorted = _degrade(others, 1)
     before, after = _ssim(distorted, others), _ssim(correction.apply(distorted, PIXELS), others)
     assert correction.validation_after > correction.validation_before
-    # unseen images, distorted the same way: measured 0.492 -> 0.617 (identity: no change)
+    # unseen images, distorted the same way: measured 0.492 -> 0.617 (identity: no change); the gain over the 9
+    # variations of scripts/check_test_margins.py 0.123..0.125
     margins.record("carlini colour generalises", after_minus_before=after - before)
     assert after > before + 0.06
 

@@ -13,6 +13,7 @@ from tests.conftest import REPO_ROOT
 THRESHOLDS = REPO_ROOT / "thresholds.toml"
 
 
+@pytest.mark.slow  # about 2 min on 2 cores; .ci/run runs the same command as its own step
 def test_project_thresholds_hold(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["-q", "regress", "--thresholds", str(THRESHOLDS), "--out", str(tmp_path), "--workers", "2"])
     out = capsys.readouterr().out
