@@ -12,7 +12,7 @@ For each preset, in one process:
    and written as a challenge; the encode time (wall) and the process's CPU time are printed with
    the load average (``uptime``) before and after, and the torch thread count.
 2. ``attack identity`` (in process, the same attack class the runner runs) scored with the
-   SPEC §4 metric against the key: Max/Mean SSIM, Min/Mean L2 (one slot per row, so max = mean).
+   docs/specification.md §4 metric against the key: Max/Mean SSIM, Min/Mean L2 (one slot per row, so max = mean).
 3. ``utility --encoder PRESET --private cifar10:PATH --rows N --no-baseline`` (the library call
    behind it): small-cnn trained on the release (made again from the same N images, with the
    utility run's own seed) for ``--epochs`` epochs, clean test accuracy on ``test_batch``.

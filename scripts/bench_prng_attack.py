@@ -14,7 +14,7 @@
    per CPU-second, and the projected time for all 2**32 seeds (wall clock on this machine, and
    on ``--workers`` dedicated cores from the CPU time: the machine may be shared).
 3. The attack itself (in this process, default Dask engine) on ``2**range-bits`` seeds centred
-   on the true seed: seed found, search and solve times, and the four metrics (SPEC §4).
+   on the true seed: seed found, search and solve times, and the four metrics (docs/specification.md §4).
    ``--draw-order`` makes the challenge in another known draw order (e.g. ``authors-code``, the
    authors' training code's) and ``--original-layout`` saves it without challenge.json, as the
    2020 release was: the attack is told neither, and reports the order it recognised.

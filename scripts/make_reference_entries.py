@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Write the original 2020 leaderboard rows (SPEC §5) as reported entries, then re-render.
+"""Write the original 2020 leaderboard rows (docs/specification.md §5) as reported entries, then re-render.
 
     python scripts/make_reference_entries.py [--root leaderboard] [--no-render]
 

@@ -10,6 +10,7 @@ from instahide_bench.attacks import baselines  # noqa: F401  (registers zero, ab
 from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult, MembershipAttack
 
 ATTACKS.add_lazy("carlini-graph", "instahide_bench.attacks.carlini.attack:CarliniGraphAttack")
+ATTACKS.add_lazy("gradient-inversion", "instahide_bench.attacks.gradient_inversion.attack:GradientInversionAttack")
 ATTACKS.add_lazy("loss-threshold", "instahide_bench.attacks.loss_threshold.attack:LossThresholdAttack")
 ATTACKS.add_lazy("learned-inversion", "instahide_bench.attacks.learned_inversion.attack:LearnedInversionAttack")
 ATTACKS.add_lazy("lira", "instahide_bench.attacks.lira.attack:LiraAttack")

@@ -50,7 +50,7 @@ class IdentityAttack(Attack):
     """Decrypts every row as itself: the release is its own decryption.
 
     The baseline for releases that are image sets rather than encryptions (dataset
-    condensation, a random subset, SPEC §3.3): it scores how much a release row looks like the
+    condensation, a random subset, docs/specification.md §3.3): it scores how much a release row looks like the
     private image behind it without any attack at all (Max_SSIM 1 for a random subset).
     """
 

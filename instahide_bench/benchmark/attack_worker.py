@@ -28,7 +28,14 @@ import numpy as np
 from instahide_bench.core.resources import peak_memory_bytes
 
 #: Files the worker may leave in staging; the parent moves the ones present into the output directory.
-OUTPUT_FILES = ("decryption.npy", "recovered.npy", "assignment.npy", "membership_scores.npy")
+OUTPUT_FILES = (
+    "decryption.npy",
+    "recovered.npy",
+    "assignment.npy",
+    "membership_scores.npy",
+    "inputs.npy",
+    "input_labels.npy",
+)
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,12 @@ def _setup(job: WorkerJob, challenge: Any) -> tuple[Any, Any]:
 
     try:
         attack_cls = ATTACKS.get(job.attack)
+        if challenge.meta.kind not in attack_cls.challenge_kinds:
+            raise SetupRefused(
+                f"{job.attack!r} attacks {' and '.join(attack_cls.challenge_kinds)} challenges; this is a "
+                f"{challenge.meta.kind} challenge",
+                about="challenge",
+            )
         if attack_cls.threat_model == MEMBERSHIP and challenge.membership is None:
             raise SetupRefused(
                 f"{job.attack!r} is a membership attack but this is not a membership challenge "
@@ -166,6 +179,18 @@ def _save_decryption(attack: str, challenge: Any, result: Any, staging: Path) ->
         save_npy_atomic(staging / "recovered.npy", np.asarray(result.recovered, dtype=np.float32))
     if result.assignment is not None:
         save_npy_atomic(staging / "assignment.npy", np.asarray(result.assignment, dtype=np.int64))
+    if result.inputs is not None:
+        inputs = np.asarray(result.inputs, dtype=np.float32)
+        if inputs.shape != expected:
+            raise ValueError(f"attack {attack!r} returned inputs of shape {inputs.shape}, expected {expected}")
+        check_finite(inputs, Path(f"<inputs returned by {attack}>"))
+        save_npy_atomic(staging / "inputs.npy", inputs)
+    if result.labels is not None:
+        labels = np.asarray(result.labels, dtype=np.float32)
+        if labels.shape != (challenge.num_rows, challenge.meta.num_classes):
+            raise ValueError(f"attack {attack!r} returned labels of shape {labels.shape}")
+        check_finite(labels, Path(f"<labels returned by {attack}>"))
+        save_npy_atomic(staging / "input_labels.npy", labels)
 
 
 def _jsonable(value: Any) -> Any:

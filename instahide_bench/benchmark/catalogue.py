@@ -68,10 +68,11 @@ class AttackDescription:
 
 @dataclass(frozen=True)
 class Check:
-    """Whether an attack accepts a set of overrides: its threat model, or why not."""
+    """Whether an attack accepts a set of overrides: its threat model and kinds of challenge, or why not."""
 
     threat_model: str | None
     error: str | None
+    challenge_kinds: tuple[str, ...] = ("release",)
 
 
 def _text(value: object, where: str, limit: int = 2000) -> str:
@@ -187,7 +188,10 @@ def check_attacks(
         if item.get("error") is not None:
             result.append(Check(None, _text(item["error"], "error")))
         elif item.get("threat_model") in THREAT_MODELS:
-            result.append(Check(str(item["threat_model"]), None))
+            kinds = item.get("challenge_kinds", ["release"])
+            if not isinstance(kinds, list) or not all(k in ("release", "gradients") for k in kinds):
+                raise CatalogueError("the attack catalogue answered unknown kinds of challenge")
+            result.append(Check(str(item["threat_model"]), None, tuple(kinds)))
         else:
             raise CatalogueError("the attack catalogue answered a check without a threat model")
     return result

@@ -55,7 +55,7 @@ def check(name: str, overrides: dict[str, Any]) -> dict[str, Any]:
         return {"error": str(exc)}
     except Exception as exc:  # a plugin that fails to build is a refusal too, with its reason
         return {"error": f"{type(exc).__name__}: {exc}"}
-    return {"threat_model": str(cls.threat_model)}
+    return {"threat_model": str(cls.threat_model), "challenge_kinds": [str(k) for k in cls.challenge_kinds]}
 
 
 def answer(job: dict[str, Any]) -> dict[str, Any]:

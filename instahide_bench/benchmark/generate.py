@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from instahide_bench.core.challenge import EncodedChallenge, write_challenge
+from instahide_bench.core.challenge import EncodedChallenge, check_output_dir, write_challenge
 from instahide_bench.core.data import ImageSet, parse_source
+from instahide_bench.core.errors import ConfigError
+from instahide_bench.core.gradients import Defences
 from instahide_bench.core.membership import build_membership_set, load_non_members, split_candidates
 from instahide_bench.encoders.presets import get_preset
 
@@ -132,8 +135,120 @@ def generate(
     overwrite: bool = False,
     original_layout: bool = False,
     membership: MembershipRequest | None = None,
+    gradients: GradientRequest | None = None,
 ) -> tuple[Path, GenerationTimes]:
-    """Build a challenge and write it atomically to ``out_dir`` (``original_layout``: no challenge.json)."""
+    """Build a challenge and write it atomically to ``out_dir`` (``original_layout``: no challenge.json).
+
+    With ``gradients`` the challenge is a gradient challenge (:func:`build_gradient_challenge`).
+    An existing ``out_dir`` is refused before any work (unless ``overwrite``).
+    """
+    check_output_dir(out_dir, overwrite)
+    if gradients is not None:
+        if membership is not None:
+            raise ConfigError("a gradient challenge takes no membership candidates")
+        encoded, times = build_gradient_challenge(
+            preset,
+            gradients,
+            overrides=overrides,
+            private_source=private_source,
+            public_source=public_source,
+            seed=seed,
+            data_seed=data_seed,
+        )
+    else:
+        encoded, times = build_challenge(
+            preset,
+            overrides=overrides,
+            private_source=private_source,
+            public_source=public_source,
+            seed=seed,
+            data_seed=data_seed,
+            membership=membership,
+        )
+    clock = time.perf_counter()
+    path = write_challenge(out_dir, encoded, overwrite=overwrite, original_layout=original_layout)
+    times = dataclasses.replace(times, write=time.perf_counter() - clock)
+    logger.debug("generate %s: %s", preset, times)
+    return path, times
+
+
+@dataclass(frozen=True)
+class GradientRequest:
+    """``generate --gradients``: a FedSGD client trains on the encoder's output; the server's view is released.
+
+    Attributes
+    ----------
+    batch_size, steps : int
+        B rows per step, S steps: the client feeds S*B rows, each private image encoded afresh
+        every epoch (S*B / n epochs).
+    model : str
+        The server's architecture.
+    server_lr : float
+        The server's SGD step.
+    batchnorm : str
+        ``train`` (as the utility recipe trains) or ``eval``.
+    labels_public : bool
+        Release the rows' soft labels with the gradients.
+    defences : Defences
+        Gradient pruning, clipping and noise applied by the client.
+    model_seed : int
+        Seed of the initial weights.
+    """
+
+    batch_size: int = 1
+    steps: int = 10
+    model: str = "small-cnn"
+    server_lr: float = 0.1
+    batchnorm: str = "train"
+    labels_public: bool = False
+    defences: Defences = field(default_factory=Defences)
+    model_seed: int = 0
+
+    def validate(self) -> None:
+        from instahide_bench.core.gradients import BATCHNORM_MODES, MAX_BATCH, MAX_STEPS
+        from instahide_bench.core.model_names import MODEL_NAMES
+
+        if not 1 <= self.batch_size <= MAX_BATCH or not 1 <= self.steps <= MAX_STEPS:
+            raise ConfigError(f"need 1 <= batch size <= {MAX_BATCH} and 1 <= steps <= {MAX_STEPS}")
+        if self.model not in MODEL_NAMES:
+            raise ConfigError(f"unknown model {self.model!r}; known: {', '.join(MODEL_NAMES)}")
+        if self.batchnorm not in BATCHNORM_MODES:
+            raise ConfigError(f"batchnorm must be one of {', '.join(BATCHNORM_MODES)}")
+        if not (math.isfinite(self.server_lr) and self.server_lr > 0):
+            raise ConfigError(f"the server learning rate must be positive, got {self.server_lr}")
+        self.defences.validate()
+
+
+def build_gradient_challenge(
+    preset: str,
+    request: GradientRequest,
+    *,
+    overrides: dict[str, Any] | None = None,
+    private_source: str = DEFAULT_SOURCE,
+    public_source: str = DEFAULT_SOURCE,
+    seed: int | None = None,
+    data_seed: int = 0,
+) -> tuple[EncodedChallenge, GenerationTimes]:
+    """The encoder's rows fed to a FedSGD client, B per step for S steps; what the server sees, with its key.
+
+    An encoder with epochs (``T``) encodes every private image afresh each epoch, as InstaHide
+    is used: T is raised to ceil(S*B / n) and the first S*B rows are fed (each epoch's rows
+    come in the encoder's shuffled order). A release (``vanilla``, a random subset, a
+    condensed set) is fed in a fresh random order each epoch.
+    """
+    request.validate()
+    overrides = dict(overrides or {})
+    rows = request.batch_size * request.steps
+    encoder = get_preset(preset).build(overrides)
+    names = {f.name for f in dataclasses.fields(encoder.config)}
+    n = int(getattr(encoder.config, "n", 0) or 0)
+    if "T" in names and n:
+        needed = math.ceil(rows / n)
+        if "T" in overrides and int(overrides["T"]) < needed:
+            raise ConfigError(
+                f"T={overrides['T']} gives {int(overrides['T']) * n} rows; S*B = {rows} needs T >= {needed}"
+            )
+        overrides.setdefault("T", needed)
     encoded, times = build_challenge(
         preset,
         overrides=overrides,
@@ -141,10 +256,42 @@ def generate(
         public_source=public_source,
         seed=seed,
         data_seed=data_seed,
-        membership=membership,
     )
+    released = encoded.encryption.shape[0]
+    secret = np.random.default_rng(None if seed is None else np.random.SeedSequence([seed, data_seed, 28]))
+    if "T" in names and n:
+        order = np.arange(rows)
+    else:  # a release: each epoch feeds every row once, in a fresh order
+        epochs = math.ceil(rows / released)
+        order = np.concatenate([secret.permutation(released) for _ in range(epochs)])[:rows]
     clock = time.perf_counter()
-    path = write_challenge(out_dir, encoded, overwrite=overwrite, original_layout=original_layout)
-    times = dataclasses.replace(times, write=time.perf_counter() - clock)
-    logger.info("generate %s: %s", preset, times)
-    return path, times
+    inputs, labels = encoded.encryption[order], encoded.labels[order]
+    from instahide_bench.core.training.fedsgd import run_client
+
+    release = run_client(
+        inputs,
+        labels,
+        model=request.model,
+        batch_size=request.batch_size,
+        server_lr=request.server_lr,
+        batchnorm=request.batchnorm,
+        defences=request.defences,
+        model_seed=request.model_seed,
+        noise_rng=secret,
+        epochs=rows / max(1, encoded.key.private.shape[0]),
+        labels_public=request.labels_public,
+    )
+    key = encoded.key
+    key = dataclasses.replace(
+        key,
+        private_index=key.private_index[order],
+        coefficients=key.coefficients[order],
+        public_index=key.public_index[order],
+        epoch=key.epoch[order],
+        init_index=None if key.init_index is None else key.init_index[order],
+        inputs=inputs,
+        provenance={**key.provenance, "fed_rows": order.tolist(), "gradients": dataclasses.asdict(request)},
+    )
+    params = {**encoded.params, "num_rows": rows}
+    encoded = dataclasses.replace(encoded, encryption=inputs, labels=labels, key=key, params=params, gradients=release)
+    return encoded, dataclasses.replace(times, encode=times.encode + time.perf_counter() - clock)

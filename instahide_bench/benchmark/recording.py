@@ -39,14 +39,20 @@ def record_run(
     decryption = load_decryption(decryption_path, challenge)
     result = score_decryption(challenge, key, decryption, per_row=record)
     report.scores = result.scores.to_json()
+    inputs_path = Path(decryption_path).with_name("inputs.npy")
+    if challenge.gradients is not None and key.inputs is not None and inputs_path.is_file():
+        from instahide_bench.core.gradient_scoring import score_inputs
+
+        inputs = score_inputs(challenge, key, load_decryption(inputs_path, challenge))
+        report.scores.update({k: v for k, v in inputs.to_json().items() if k != "num_rows"})
     if not record:
         return
     from instahide_bench.benchmark.leaderboard import AttackInfo, GridSource, measured_entry, record_entry
 
     attack = AttackInfo(report.attack, report.attack_version, report.config, report.complexity)
-    entry = measured_entry(
-        entry_name or report.attack, attack, challenge, result.scores, **_entry_fields(report, command_line)
-    )
+    fields = _entry_fields(report, command_line)
+    fields["extras"].update({k: v for k, v in report.scores.items() if k.startswith("inputs_")})
+    entry = measured_entry(entry_name or report.attack, attack, challenge, result.scores, **fields)
     root = Path(leaderboard_root) if leaderboard_root is not None else Path("leaderboard")
     grid = GridSource(challenge, key, decryption, result.rows)
     report.entry_path = str(record_entry(entry, root, grid=grid, stem=entry_stem))

@@ -265,6 +265,17 @@ def _check_outputs(staging: Path, attack: str, challenge: PublicChallenge, threa
         from instahide_bench.core.submission import load_decryption
 
         load_decryption(staging / "decryption.npy", challenge, mmap=True)
+        if (staging / "inputs.npy").exists():
+            load_decryption(staging / "inputs.npy", challenge, mmap=True)
+        if (staging / "input_labels.npy").exists():
+            from instahide_bench.core.challenge import check_finite
+            from instahide_bench.core.io import load_npy
+
+            path = staging / "input_labels.npy"
+            labels = load_npy(path, max_bytes=challenge.num_rows * challenge.meta.num_classes * 8)
+            if labels.shape != (challenge.num_rows, challenge.meta.num_classes):
+                raise InputFileError(path, f"has shape {labels.shape}, expected one label row per input")
+            check_finite(labels, path)
     except InputFileError as exc:
         raise AttackRunError(f"attack {attack!r} returned an unusable answer: {exc.problem}") from None
 

@@ -168,6 +168,14 @@ class AttackResult:
         Membership attacks: one float per candidate (C), higher meaning "more likely a member";
         written as ``membership_scores.npy`` and scored by ROC AUC and TPR at low FPR, so only
         the order of the scores matters.
+    inputs : numpy.ndarray or None
+        Gradient challenges: the model inputs the attack recovered, one per fed row (S*B x 32 x
+        32 x 3, in the challenge's pixel space), written as ``inputs.npy`` and scored against
+        the rows the client fed.
+    labels : numpy.ndarray or None
+        Gradient challenges: the soft labels the attack restored (or read), one row per input
+        (S*B x C), written as ``input_labels.npy``; with ``inputs`` they form a derived release
+        that release attacks can decode (``attack ... --then``).
     """
 
     decryption: np.ndarray | None = None
@@ -177,6 +185,8 @@ class AttackResult:
     message: str = ""
     info: dict[str, Any] = field(default_factory=dict)
     membership_scores: np.ndarray | None = None
+    inputs: np.ndarray | None = None
+    labels: np.ndarray | None = None
 
 
 class Attack(Plugin):
@@ -241,6 +251,8 @@ class Attack(Plugin):
     summary: ClassVar[str] = ""
     #: What the attack is after: ``reconstruction`` (a decryption) or ``membership`` (candidate scores).
     threat_model: ClassVar[str] = RECONSTRUCTION
+    #: The kinds of challenge it attacks: ``release`` (encryptions or a released set) and/or ``gradients``.
+    challenge_kinds: ClassVar[tuple[str, ...]] = ("release",)
 
     @abstractmethod
     def run(self, challenge: PublicChallenge, context: AttackContext) -> AttackResult:

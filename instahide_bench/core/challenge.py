@@ -1,4 +1,4 @@
-"""The challenge directory (SPEC §2): writer and reader, with the public/key split.
+"""The challenge directory (docs/specification.md §2): writer and reader, with the public/key split.
 
 ::
 
@@ -17,6 +17,10 @@
         membership.npy, candidate_index.npy
                         membership challenges only: the truth about each candidate
         key.json        seed, data provenance and sha256 of the key files
+
+A gradient challenge (federated learning, :mod:`~instahide_bench.core.gradients`) has no
+``encryption.npy``: its public files are ``weights.npz``, ``gradients.npz`` and, when labels
+are public, ``label.npy``; its key adds ``inputs.npy``, the rows the model was fed.
 
 A directory holding only ``encryption.npy`` and ``label.npy`` (the layout of the original
 InstaHide Challenge release) loads as a challenge without key.
@@ -55,6 +59,7 @@ from instahide_bench.core.pixels import PixelSpace, get_pixel_space, pixel_space
 from instahide_bench.core.release2020 import assumed_release_params
 
 if TYPE_CHECKING:
+    from instahide_bench.core.gradients import GradientRelease, GradientSetup
     from instahide_bench.core.membership import MembershipCandidates, MembershipSet
 
 logger = logging.getLogger(__name__)
@@ -124,6 +129,9 @@ class ChallengeMeta:
     membership : dict or None
         For a membership challenge (:mod:`~instahide_bench.core.membership`): the candidate counts
         and the non-members' source; None otherwise.
+    gradients : GradientSetup or None
+        For a gradient challenge (:mod:`~instahide_bench.core.gradients`): the FedSGD run's
+        public description; None for a release.
     """
 
     challenge_id: str
@@ -143,6 +151,12 @@ class ChallengeMeta:
     original_release: bool = False
     assumed: tuple[str, ...] = ()
     membership: dict[str, Any] | None = None
+    gradients: GradientSetup | None = None
+
+    @property
+    def kind(self) -> str:
+        """``gradients`` for a gradient challenge, else ``release`` (encryptions or a released set)."""
+        return "release" if self.gradients is None else "gradients"
 
     @property
     def num_classes(self) -> int:
@@ -174,6 +188,7 @@ class ChallengeMeta:
             "original_release": self.original_release,
             "files": self.files,
             **({"membership": self.membership} if self.membership is not None else {}),
+            **({"kind": "gradients", "gradients": self.gradients.to_json()} if self.gradients is not None else {}),
         }
 
     @classmethod
@@ -221,6 +236,15 @@ class ChallengeMeta:
             from instahide_bench.core.membership import check_membership_meta
 
             membership = check_membership_meta(obj["membership"], path)
+        gradients = None
+        if obj.get("gradients") is not None or obj.get("kind") == "gradients":
+            from instahide_bench.core.gradients import GradientSetup
+
+            gradients = GradientSetup.from_json(obj.get("gradients"), path)
+            if gradients.num_rows != obj["num_rows"] or gradients.num_classes != len(obj["class_names"]):
+                raise InputFileError(path, "'gradients' disagrees with num_rows or class_names")
+        elif obj.get("kind", "release") != "release":
+            raise InputFileError(path, f"unknown challenge kind {obj.get('kind')!r} (known: release, gradients)")
         shape = tuple(obj.get("image_shape", IMAGE_SHAPE))
         if shape != IMAGE_SHAPE:
             raise InputFileError(path, f"image_shape {list(shape)} is not supported (only {list(IMAGE_SHAPE)})")
@@ -241,6 +265,7 @@ class ChallengeMeta:
             image_shape=IMAGE_SHAPE,
             original_release=bool(obj.get("original_release", False)),
             membership=membership,
+            gradients=gradients,
         )
 
 
@@ -263,6 +288,10 @@ class PublicChallenge:
         The directory it was loaded from (a public copy, for isolated runs); None in memory.
     membership : MembershipCandidates or None
         A membership challenge's candidates (images and labels, no truth); None otherwise.
+    gradients : GradientRelease or None
+        A gradient challenge's release (first weights, updates, public labels); None otherwise.
+        Such a challenge has no encryptions (``encryption`` has no rows; ``labels`` holds the
+        public labels, or no rows when they are hidden).
     """
 
     meta: ChallengeMeta
@@ -270,10 +299,13 @@ class PublicChallenge:
     labels: np.ndarray
     path: Path | None = None
     membership: MembershipCandidates | None = None
+    gradients: GradientRelease | None = None
 
     @property
     def num_rows(self) -> int:
-        """E, the number of encryptions (and of decryption rows expected)."""
+        """E, the number of encryptions (gradient challenges: S*B rows fed), and of decryption rows expected."""
+        if self.gradients is not None:
+            return self.gradients.setup.num_rows
         return int(self.encryption.shape[0])
 
     @property
@@ -313,6 +345,9 @@ class ChallengeKey:
         int64, E, releases only (``key/init_index.npy``): the private index of the image each
         release row was initialised from (dataset condensation with ``init=real``) or is a copy
         of (random subset); -1 where there is none (``init=noise``). None for encryptions.
+    inputs : numpy.ndarray or None
+        float32, E x 32 x 32 x 3, gradient challenges only (``key/inputs.npy``): the rows the
+        model was fed (the encodings), in the challenge's pixel space.
     """
 
     private: np.ndarray
@@ -325,6 +360,7 @@ class ChallengeKey:
     public: np.ndarray | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     init_index: np.ndarray | None = None
+    inputs: np.ndarray | None = None
 
     def validate(self, num_rows: int, path: Path) -> None:
         """Shape and range checks, each failure naming the key file concerned.
@@ -405,6 +441,10 @@ class EncodedChallenge:
         Public description of the data sources.
     membership : MembershipSet or None
         Candidates and their truth, for a membership challenge (``generate --membership``).
+    gradients : GradientRelease or None
+        For a gradient challenge: what the server received. ``encryption`` and ``labels`` then
+        hold the rows the model was fed and their labels (the key's ``inputs``; the labels are
+        written only when public).
     """
 
     encryption: np.ndarray
@@ -418,6 +458,7 @@ class EncodedChallenge:
     preset: str | None = None
     sources: dict[str, str] = field(default_factory=dict)
     membership: MembershipSet | None = None
+    gradients: GradientRelease | None = None
 
     def public_view(self, challenge_id: str = "in-memory") -> PublicChallenge:
         """The attacker's view, without writing anything (for tests and in-process runs).
@@ -434,6 +475,9 @@ class EncodedChallenge:
         """
         meta = _build_meta(self, challenge_id, files={})
         candidates = None if self.membership is None else self.membership.candidates
+        if self.gradients is not None:
+            labels = self.labels if self.gradients.setup.labels_public else self.labels[:0]
+            return PublicChallenge(meta, self.encryption[:0], labels, gradients=self.gradients)
         return PublicChallenge(meta, self.encryption, self.labels, membership=candidates)
 
 
@@ -452,6 +496,7 @@ def _build_meta(encoded: EncodedChallenge, challenge_id: str, files: dict[str, s
         sources=dict(encoded.sources),
         files=files,
         membership=None if encoded.membership is None else encoded.membership.meta(),
+        gradients=None if encoded.gradients is None else encoded.gradients.setup,
     )
 
 
@@ -472,16 +517,19 @@ def write_challenge(
     a reader then assumes the release's published parameters.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not overwrite:
-        raise InputFileError(out_dir, "already exists and is not empty (pass --overwrite to replace it)")
+    check_output_dir(out_dir, overwrite)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = make_sibling_dir(out_dir)
     try:
-        save_npy_atomic(staging / ENCRYPTION_FILE, encoded.encryption.astype(np.float32, copy=False))
-        save_npy_atomic(staging / LABEL_FILE, encoded.labels.astype(np.float32, copy=False))
-        files = {name: sha256_file(staging / name) for name in PUBLIC_FILES}
-        prefix = encoded.preset or encoded.encoder
-        challenge_id = f"{prefix}-{files[ENCRYPTION_FILE][:10]}"
+        if encoded.gradients is not None:
+            if original_layout or encoded.membership is not None:
+                raise InputFileError(out_dir, "a gradient challenge takes neither --original-layout nor --membership")
+            files, challenge_id = _write_gradient_release(staging, encoded)
+        else:
+            save_npy_atomic(staging / ENCRYPTION_FILE, encoded.encryption.astype(np.float32, copy=False))
+            save_npy_atomic(staging / LABEL_FILE, encoded.labels.astype(np.float32, copy=False))
+            files = {name: sha256_file(staging / name) for name in PUBLIC_FILES}
+            challenge_id = f"{encoded.preset or encoded.encoder}-{files[ENCRYPTION_FILE][:10]}"
         if encoded.membership is not None:
             if original_layout:
                 raise InputFileError(out_dir, "a membership challenge needs challenge.json (drop --original-layout)")
@@ -499,6 +547,28 @@ def write_challenge(
         raise
     logger.info("wrote challenge %s (%d rows) to %s", challenge_id, encoded.encryption.shape[0], out_dir)
     return out_dir
+
+
+def check_output_dir(out_dir: str | os.PathLike[str], overwrite: bool) -> None:
+    """Refuse to write a challenge over a non-empty ``out_dir`` unless ``overwrite``; cheap, so callers
+    check it before any encoding work."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not overwrite:
+        raise InputFileError(out_dir, "already exists and is not empty (pass --overwrite to replace it)")
+
+
+def _write_gradient_release(staging: Path, encoded: EncodedChallenge) -> tuple[dict[str, str], str]:
+    """The public files of a gradient challenge; the fed rows go to the key (``key/inputs.npy``)."""
+    from instahide_bench.core.gradients import GRADIENTS_FILE, INPUTS_FILE, write_gradient_files
+
+    assert encoded.gradients is not None
+    files = write_gradient_files(staging, encoded.gradients)
+    if encoded.gradients.setup.labels_public:
+        save_npy_atomic(staging / LABEL_FILE, encoded.labels.astype(np.float32, copy=False))
+        files[LABEL_FILE] = sha256_file(staging / LABEL_FILE)
+    (staging / KEY_DIR).mkdir()
+    save_npy_atomic(staging / KEY_DIR / INPUTS_FILE, encoded.encryption.astype(np.float32, copy=False))
+    return files, f"{encoded.preset or encoded.encoder}-fl-{files[GRADIENTS_FILE][:10]}"
 
 
 def _replace_dir(staging: Path, target: Path) -> None:
@@ -638,6 +708,8 @@ def load_challenge(directory: str | os.PathLike[str], *, mmap: bool = False) -> 
         encryption, labels = _load_public_arrays(directory, mmap=mmap, strict_dtype=False)
         return PublicChallenge(_original_release_meta(directory, encryption, labels), encryption, labels, directory)
     meta = ChallengeMeta.from_json(read_json(meta_path), meta_path)
+    if meta.gradients is not None:
+        return _load_gradient_challenge(directory, meta)
     for name in PUBLIC_FILES:
         if not (directory / name).is_file():
             raise InputFileError(directory / name, "file not found")
@@ -658,6 +730,29 @@ def load_challenge(directory: str | os.PathLike[str], *, mmap: bool = False) -> 
 
         membership = load_candidates(directory, meta.membership, meta.files, meta.num_classes)
     return PublicChallenge(meta, encryption, labels, directory, membership)
+
+
+def _load_gradient_challenge(directory: Path, meta: ChallengeMeta) -> PublicChallenge:
+    from instahide_bench.core.gradients import GRADIENT_FILES, load_gradient_release
+
+    assert meta.gradients is not None
+    public = [*GRADIENT_FILES, *([LABEL_FILE] if meta.gradients.labels_public else [])]
+    for name in public:
+        if not (directory / name).is_file():
+            raise InputFileError(directory / name, "file not found")
+        _verify_sha256(directory / name, meta.files.get(name))
+    labels = np.zeros((0, meta.num_classes), np.float32)
+    if meta.gradients.labels_public:
+        labels = load_npy(directory / LABEL_FILE, max_bytes=meta.num_rows * meta.num_classes * 8)
+        if labels.shape != (meta.num_rows, meta.num_classes) or labels.dtype != np.float32:
+            raise InputFileError(
+                directory / LABEL_FILE,
+                f"must be float32 {meta.num_rows} x {meta.num_classes}, got {labels.dtype} {labels.shape}",
+            )
+        check_finite(labels, directory / LABEL_FILE)
+    release = load_gradient_release(directory, meta.gradients, labels if meta.gradients.labels_public else None)
+    empty = np.zeros((0, *IMAGE_SHAPE), np.float32)
+    return PublicChallenge(meta, empty, labels, directory, gradients=release)
 
 
 def has_key(directory: str | os.PathLike[str]) -> bool:
@@ -682,6 +777,9 @@ def load_key(directory: str | os.PathLike[str], num_rows: int | None = None) -> 
         raise InputFileError(key_dir / "assignment.npz", f"missing array(s): {', '.join(missing)}")
     public = load_npy(key_dir / "public.npy") if (key_dir / "public.npy").exists() else None
     init_index = load_npy(key_dir / INIT_INDEX_FILE) if (key_dir / INIT_INDEX_FILE).exists() else None
+    from instahide_bench.core.gradients import load_inputs
+
+    inputs = load_inputs(key_dir, num_rows if num_rows is not None else arrays["private_index"].shape[0])
     seed = int(arrays["seed"]) if "seed" in arrays and int(arrays["seed"]) >= 0 else None
     key = ChallengeKey(
         private=private,
@@ -694,6 +792,7 @@ def load_key(directory: str | os.PathLike[str], num_rows: int | None = None) -> 
         public=public,
         provenance=dict(key_json.get("provenance", {})),
         init_index=init_index,
+        inputs=inputs,
     )
     rows = num_rows if num_rows is not None else key.private_index.shape[0]
     key.validate(rows, key_dir)
@@ -702,11 +801,12 @@ def load_key(directory: str | os.PathLike[str], num_rows: int | None = None) -> 
 
 def copy_public_files(directory: str | os.PathLike[str], destination: str | os.PathLike[str]) -> Path:
     """Copy only the public files of a challenge (what an isolated attack may see)."""
+    from instahide_bench.core.gradients import GRADIENT_FILES
     from instahide_bench.core.membership import MEMBERSHIP_FILES
 
     directory, destination = Path(directory), Path(destination)
     destination.mkdir(parents=True, exist_ok=True)
-    for name in (META_FILE, *PUBLIC_FILES, *MEMBERSHIP_FILES):
+    for name in (META_FILE, *PUBLIC_FILES, *MEMBERSHIP_FILES, *GRADIENT_FILES):
         source = directory / name
         if source.exists():
             shutil.copy2(source, destination / name)
@@ -720,6 +820,7 @@ __all__ = [
     "EncodedChallenge",
     "PublicChallenge",
     "check_finite",
+    "check_output_dir",
     "copy_public_files",
     "has_key",
     "library_versions",

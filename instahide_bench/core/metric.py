@@ -1,4 +1,4 @@
-"""The benchmark's metric (SPEC §4): the one definition of SSIM and L2 used everywhere.
+"""The benchmark's metric (docs/specification.md §4): the one definition of SSIM and L2 used everywhere.
 
 * A decryption is read in the challenge's pixel space (uint8 submissions as ``v/255`` mapped
   into it, i.e. ``v/127.5 - 1`` for [-1, 1]) and clipped to the space's valid box.

@@ -8,7 +8,7 @@ name to its class; a test keeps the two in step.
 from __future__ import annotations
 
 #: Names accepted by ``--model`` and ``TrainConfig.model``.
-MODEL_NAMES = ("small-cnn", "resnet18")
+MODEL_NAMES = ("small-cnn", "resnet18", "mlp")
 #: The default classifier: small enough for 2 CPU cores.
 DEFAULT_MODEL = "small-cnn"
 

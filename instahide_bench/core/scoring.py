@@ -1,11 +1,12 @@
-"""Scoring a decryption against a challenge's key (SPEC §4): the one scorer every caller uses.
+"""Scoring a decryption against a challenge's key (docs/specification.md §4): the one scorer every caller uses.
 
 Row i of a decryption is compared with the private images mixed into encryption i: in the
-challenge's cross-dataset setting the two of SPEC §4, a = private[private_index[i, 0]] and
+challenge's cross-dataset setting the two of docs/specification.md §4, a = private[private_index[i, 0]] and
 b = private[private_index[i, 1]]. Inside-dataset encoders mix k private images and nothing in
 the public data tells slot 1 from slots 2..k-1, so there every private slot counts (see
 docs/metric.md). Per row: Max_SSIM, Mean_SSIM, Min_L2, Mean_L2 over those images; reported:
-their averages over the E rows; ranking: Max_SSIM.
+their averages over the E rows; ranking: Max_SSIM. On a gradient challenge each step's rows
+are first matched to the fed rows (:mod:`~instahide_bench.core.gradient_scoring`).
 
 Rows are scored in chunks, so memory stays bounded by the chunk size plus the O(E) per-row
 numbers: nothing E x n (rows x private images) is ever built.
@@ -157,6 +158,10 @@ def score_decryption(
         raise ValueError(f"chunk_rows must be positive, got {chunk_rows}")
     rows = challenge.num_rows
     check_decryption(decryption, rows)
+    if challenge.gradients is not None:
+        from instahide_bench.core.gradient_scoring import match_decryption
+
+        decryption = match_decryption(challenge, key, decryption)  # a step's rows carry no order
     pairs = scored_images(key)
     if pairs.shape[0] != rows:
         raise InstaHideBenchError(f"the key assigns {pairs.shape[0]} rows but the challenge has {rows}")

@@ -1,7 +1,7 @@
 """Decryptions handed in for scoring: what they must look like, and how a file is read safely.
 
 A decryption is one image per encryption, in the same order: E x 32 x 32 x 3 (NHWC), as
-float16/32/64 values in the challenge's pixel space, or as uint8 (0..255, read as SPEC §4
+float16/32/64 values in the challenge's pixel space, or as uint8 (0..255, read as docs/specification.md §4
 says). Every problem is reported as one line naming the file, and a file is judged by its
 header before its data is read: a header that promises gigabytes is refused unread, and
 pickled arrays are never unpickled.

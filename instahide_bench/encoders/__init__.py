@@ -1,5 +1,5 @@
-"""Challenge generators: the InstaHide family, the releases of SPEC §3.3 (dataset condensation, a random
-subset) and their named presets."""
+"""Challenge generators: the InstaHide family, the releases of docs/specification.md §3.3 (dataset condensation,
+a random subset) and their named presets."""
 
 from instahide_bench.core.encoder import ENCODERS, Encoder
 from instahide_bench.encoders.condensation import DatasetCondensationConfig, DatasetCondensationEncoder

@@ -1,4 +1,4 @@
-"""Named encoder configurations (SPEC §3): what ``generate --preset NAME`` builds.
+"""Named encoder configurations (docs/specification.md §3): what ``generate --preset NAME`` builds.
 
 Each preset is an encoder name plus a complete config; ``--set key=value`` overrides any of
 its fields. The table is data, not code paths: adding a preset is adding an entry.
@@ -58,7 +58,8 @@ PRESETS: dict[str, Preset] = {
             "mixup",
             "instahide",
             InstaHideConfig(mode="inside", k=4, pixels="cifar10-normalised", rng="secure", dom=None, mask=False),
-            "Inside-dataset Mixup: instahide-inside without the sign mask (SPEC §1: 'the same without the mask').",
+            "Inside-dataset Mixup: instahide-inside without the sign mask "
+            "(docs/specification.md §1: 'the same construction without the mask').",
         ),
         Preset(
             "instahide-unit-range",

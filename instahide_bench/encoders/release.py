@@ -1,4 +1,4 @@
-"""What the release encoders share (SPEC §3.3): a small labelled image set instead of encryptions.
+"""What the release encoders share (docs/specification.md §3.3): a small labelled image set instead of encryptions.
 
 ``dataset-condensation`` and ``random-subset`` do not encrypt anything: they publish m images
 per class, made from (or copied out of) the private set, with one-hot labels. Writing that
@@ -8,7 +8,7 @@ utility) run unchanged:
 * ``encryption.npy`` holds the release images (class by class, m rows each), in the pixel space;
 * ``label.npy`` their one-hot labels;
 * the key holds all n private images, and for each row one private slot (``private_index``
-  with one column: the image the row is scored against, SPEC §3.3) and ``init_index.npy``
+  with one column: the image the row is scored against, docs/specification.md §3.3) and ``init_index.npy``
   (the image the row was initialised from or copies, -1 for none). Coefficients are 1, there
   are no public slots and every row is "epoch" 0.
 
@@ -48,7 +48,7 @@ class Release:
     labels : numpy.ndarray
         int64, E: the class of each row.
     scored_index : numpy.ndarray
-        int64, E: the private image each row is scored against (SPEC §4 with one slot).
+        int64, E: the private image each row is scored against (docs/specification.md §4 with one slot).
     init_index : numpy.ndarray
         int64, E: the private image each row was initialised from or copies; -1 for none.
     """

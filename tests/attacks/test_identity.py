@@ -1,4 +1,4 @@
-"""The ``identity`` baseline: a release scored as its own decryption (SPEC §3.3 releases)."""
+"""The ``identity`` baseline: a release scored as its own decryption (docs/specification.md §3.3 releases)."""
 
 from __future__ import annotations
 

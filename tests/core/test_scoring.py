@@ -1,4 +1,4 @@
-"""The scorer: the SPEC §4 numbers on known decryptions, chunking, uint8 input, bounded memory."""
+"""The scorer: the docs/specification.md §4 numbers on known decryptions, chunking, uint8 input, bounded memory."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The InstaHide encoder against SPEC §1 and §3, on tiny sets of real photographs."""
+"""The InstaHide encoder against docs/specification.md §1 and §3, on tiny sets of real photographs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from instahide_bench.core.instahide.coefficients import draw_coefficients
 from instahide_bench.encoders import PRESETS, get_preset
 from tests.conftest import TINY, tiny_encoded
 
-#: The presets of the instahide encoder (the others, SPEC §3.3 releases, are tested beside their encoders).
+#: The presets of the instahide encoder (the others, docs/specification.md §3.3 releases, are tested beside
+#: their encoders).
 INSTAHIDE_PRESETS = sorted(name for name, preset in PRESETS.items() if preset.encoder == "instahide")
 
 
@@ -116,7 +117,7 @@ def test_challenge_2020_regenerated_from_its_seed_is_bit_identical() -> None:
 
 
 def test_challenge_2020_follows_the_draw_order_of_spec_3_1() -> None:
-    """Replay SPEC §3.1 by hand with numpy and torch and compare with the encoder's key."""
+    """Replay docs/specification.md §3.1 by hand with numpy and torch and compare with the encoder's key."""
     import torch
 
     seed, n, k, T, P = 987654321, TINY["n"], 6, TINY["T"], TINY["pool_size"]

@@ -1,6 +1,6 @@
 """Stage 5, joint reconstruction of the n private images from the rows assigned to them.
 
-The objective is SPEC §6's: make ``|lam_a x_a + lam_b x_b|`` explain ``|e|``, written as the
+The objective is docs/specification.md §6's: make ``|lam_a x_a + lam_b x_b|`` explain ``|e|``, written as the
 exact likelihood of a magnitude when the public images add Gaussian noise of mean ``w_r mu``
 and variance ``v_r`` (``w_r`` = the row's public weight from label.npy, ``mu`` = the public
 images' mean, one more unknown image). Its ``(|e| - |m|)^2`` special case is Carlini et al.'s.

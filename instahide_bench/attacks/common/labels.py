@@ -1,6 +1,6 @@
 """What a ``label.npy`` row says about its encryption: which classes, how much weight each.
 
-A released label row is ``sum_s lam_s * onehot(y_s)`` over the row's *private* slots (SPEC §1),
+A released label row is ``sum_s lam_s * onehot(y_s)`` over the row's *private* slots (docs/specification.md §1),
 so it reveals, per row, the classes of its private images, the total weight of each class,
 and (cross-dataset) the total weight ``1 - sum(row)`` of the unlabelled public images. What it
 does not reveal is how a class's weight splits when two private images share that class: such

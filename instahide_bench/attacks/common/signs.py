@@ -25,7 +25,7 @@ import numpy as np
 from instahide_bench.core.pixels import PixelSpace
 
 #: Mean colour of natural photographs in [0, 1]: the average of the CIFAR-10 and ImageNet
-#: channel means (SPEC §1), used as the prior mean of a mixture of natural images.
+#: channel means (docs/specification.md §1), used as the prior mean of a mixture of natural images.
 NATURAL_IMAGE_MEAN = (0.488, 0.469, 0.426)
 
 SignMethod = Literal["none", "exact", "prior", "model"]

@@ -1,6 +1,6 @@
 """What one row shows an attacker: ``|e|`` and the label row's classes and weights.
 
-The sign mask makes ``e`` itself useless pixel by pixel, so the network sees ``|e|`` (SPEC §6).
+The sign mask makes ``e`` itself useless pixel by pixel, so the network sees ``|e|`` (docs/specification.md §6).
 ``label.npy`` adds, per row, the classes of the two private images and their weights (sorted
 heaviest first), and with them the public images' total weight. Those go in as a side vector:
 a row's weights say how strongly its dominant image shows through the public noise, and a

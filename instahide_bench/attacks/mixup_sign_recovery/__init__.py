@@ -1,4 +1,4 @@
-"""``mixup-sign-recovery`` (SPEC §6): sign recovery, label-guided grouping, least-squares demixing.
+"""``mixup-sign-recovery`` (docs/specification.md §6): sign recovery, label-guided grouping, least-squares demixing.
 
 Modules, one job each: :mod:`.components` (blind sparse grouping), :mod:`.grouping` (classes
 and first assignment), :mod:`.refine` (class-compatible re-assignment), :mod:`.alternate` (the

@@ -1,6 +1,6 @@
 """``mixup-sign-recovery``: sign recovery, label-guided grouping and least-squares demixing.
 
-SPEC §6, "Mixup without the mask": once the signs are known the mixtures are linear in the
+docs/specification.md §6, "Mixup without the mask": once the signs are known the mixtures are linear in the
 private images, so grouping rows by shared image and solving least squares recovers them.
 
 1. signs (:mod:`.signs`): none to recover without a mask, exact by ``|e|`` in a non-negative
@@ -214,7 +214,8 @@ class MixupSignRecoveryAttack(Attack):
     config: MixupSignRecoveryConfig
     complexity = "O(E·D·n) subspace + least squares, O(E·n²/C²) pair fits per round, O(D·n²) sign synchronisation"
     summary = (
-        "SPEC §6 Mixup attack: |e| or synchronised signs, l4 sparse components + labels for grouping, least squares"
+        "docs/specification.md §6 Mixup attack: |e| or synchronised signs, l4 sparse components + labels "
+        "for grouping, least squares"
     )
 
     def run(self, challenge: PublicChallenge, context: AttackContext) -> AttackResult:

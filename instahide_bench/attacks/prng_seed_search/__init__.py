@@ -1,4 +1,4 @@
-"""``prng-seed-search`` (SPEC §6): recover the 32-bit seed of a ``challenge-2020`` set, then the images.
+"""``prng-seed-search`` (docs/specification.md §6): the 32-bit seed of a ``challenge-2020`` set, then the images.
 
 Modules, one job each. The fast seed check, from the ground up: :mod:`.mt19937` (numpy's
 MT19937 stream for blocks of seeds, vectorised in numba), :mod:`.evidence` (label rows as the

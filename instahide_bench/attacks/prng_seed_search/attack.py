@@ -1,6 +1,6 @@
 """``prng-seed-search``: find the challenge's 32-bit seed, replay its randomness, solve for the images.
 
-SPEC §3.1: one 32-bit seed feeds numpy's legacy ``RandomState`` (coefficients) and torch's
+docs/specification.md §3.1: one 32-bit seed feeds numpy's legacy ``RandomState`` (coefficients) and torch's
 ``Generator`` (permutations, masks), and ``label.npy`` publishes the first coefficients, so a
 seed can be checked against the public files alone.
 
@@ -96,7 +96,10 @@ class PrngSeedSearchAttack(Attack):
     complexity = (
         "O(S) seed checks (S <= 2^32) + O(E·k) replay + O(N^3 + n·E·3072) least squares, N = n + repeated publics"
     )
-    summary = "SPEC §6 PRNG attack: find the 32-bit seed from label.npy, replay masks and mixing, solve least squares"
+    summary = (
+        "docs/specification.md §6 PRNG attack: find the 32-bit seed from label.npy, replay masks and mixing, "
+        "solve least squares"
+    )
 
     def run(self, challenge: PublicChallenge, context: AttackContext) -> AttackResult:
         try:

@@ -7,7 +7,7 @@ known seed for tests and benchmarks (:func:`synthetic_labels`).
 
 Why a seed is checkable
 -----------------------
-In ``challenge-2020`` (SPEC §3.1) numpy's legacy ``RandomState(s)`` is used only for the mixing
+In ``challenge-2020`` (docs/specification.md §3.1) numpy's legacy ``RandomState(s)`` is used only for the mixing
 coefficients, so the stream of seed ``s`` starts with epoch 0's first draw
 ``normal(size=(n, k))``: row ``r`` takes normals ``r*k .. r*k+k-1``. A row whose first draw is
 accepted keeps it, and ``label.npy`` row ``r`` then holds ``float32(lam0)`` and ``float32(lam1)``

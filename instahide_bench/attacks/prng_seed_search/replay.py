@@ -6,7 +6,7 @@ keeps stable across versions); permutations and masks from torch's CPU ``Generat
 ``randperm``/``randint`` algorithms have changed between torch releases.
 
 Where the torch draws fall depends on the code that made the challenge, which for the 2020
-release was never published: SPEC §3.1's order, the authors' training-code order, each with or
+release was never published: docs/specification.md §3.1's order, the authors' training-code order, each with or
 without the DataLoader's base-seed draws (:data:`~instahide_bench.core.instahide.DRAW_ORDERS`).
 :func:`replay_in_matching_order` replays the seed in each and keeps the one that reproduces
 ``label.npy`` row for row (which private images share a row, and with which weights, is in the
@@ -120,7 +120,8 @@ def replay_in_matching_order(
     rows it does not reproduce (0 for the winner; the search stops there).
     """
     mismatches: dict[str, int] = {}
-    published = draw_order_named(config.draw_order)  # challenge.json's order (SPEC §3.1 when unpublished) first
+    # challenge.json's order (docs/specification.md §3.1 when unpublished) first
+    published = draw_order_named(config.draw_order)
     for order in (published, *(order for order in DRAW_ORDERS if order != published)):
         replay = replay_seed(seed, config, order)
         mismatches[order.name] = int(mismatched_label_rows(replay, labels).size)

@@ -55,6 +55,21 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "with a warning), require Landlock, or use only the audit hook (see docs/isolation.md)",
     )
     _add_plugins_option(run)
+    run.add_argument(
+        "--then",
+        default=None,
+        metavar="ATTACK",
+        help="gradient challenges: decode what the attack recovered (its inputs and labels, as a derived "
+        "release) with this release attack, e.g. carlini-graph; the chain is scored as a whole",
+    )
+    run.add_argument(
+        "--then-set",
+        dest="then_overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field of the --then attack (repeatable)",
+    )
     run.add_argument("--json", action="store_true", help="print the run report as JSON")
     run.set_defaults(func=run_attack_command)
 
@@ -106,17 +121,38 @@ def run_attack_command(args: argparse.Namespace) -> int:
         isolation=args.isolation,
         plugin_paths=tuple(args.plugins),
     )
-    report = run_attack(
-        args.name,
-        args.challenge,
-        args.out,
-        overrides=parse_assignments(args.overrides),
-        options=options,
-        score=args.score,
-        record=args.record,
-        leaderboard_root=args.leaderboard,
-        entry_name=args.entry_name,
-    )
+    if args.then is not None:
+        from instahide_bench.benchmark.chain import run_chain
+
+        report = run_chain(
+            args.name,
+            args.then,
+            args.challenge,
+            args.out,
+            first_overrides=parse_assignments(args.overrides),
+            then_overrides=parse_assignments(args.then_overrides),
+            options=options,
+            score=args.score,
+            record=args.record,
+            leaderboard_root=args.leaderboard,
+            entry_name=args.entry_name,
+        )
+    elif args.then_overrides:
+        from instahide_bench.core.errors import ConfigError
+
+        raise ConfigError("--then-set needs --then")
+    else:
+        report = run_attack(
+            args.name,
+            args.challenge,
+            args.out,
+            overrides=parse_assignments(args.overrides),
+            options=options,
+            score=args.score,
+            record=args.record,
+            leaderboard_root=args.leaderboard,
+            entry_name=args.entry_name,
+        )
     if args.json:
         json.dump(asdict(report), sys.stdout, indent=2, default=str)
         print()
@@ -145,6 +181,8 @@ def run_attack_command(args: argparse.Namespace) -> int:
             f"  Max_SSIM {s['max_ssim']:.4f}  Mean_SSIM {s['mean_ssim']:.4f}  "
             f"Min_L2 {s['min_l2']:.4f}  Mean_L2 {s['mean_l2']:.4f}"
         )
+        if "inputs_ssim" in s:
+            print(f"  recovered inputs: SSIM {s['inputs_ssim']:.4f}  PSNR {s['inputs_psnr']:.2f} dB")
     if report.entry_path:
         print(f"  leaderboard entry: {report.entry_path}")
     return 0

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from instahide_bench.benchmark.cli._options import add_set_option
 from instahide_bench.core.config import config_to_dict, describe_config, parse_assignments
+
+if TYPE_CHECKING:
+    from instahide_bench.benchmark.generate import GradientRequest
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -57,6 +61,23 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         metavar="SOURCE",
         help="where non-members come from (default: the --private source, minus the private images)",
     )
+    fl = gen.add_argument_group("federated learning: a gradient challenge (docs/attacks/gradient-inversion.md)")
+    fl.add_argument(
+        "--gradients",
+        action="store_true",
+        help="a FedSGD client trains on the encodings, B rows per step; release what the server sees "
+        "(weights.npz, gradients.npz) instead of the encodings",
+    )
+    fl.add_argument("--batch-size", type=int, metavar="B", help="rows per step (default 1)")
+    fl.add_argument("--steps", type=int, metavar="S", help="steps, one update each (default 10)")
+    fl.add_argument("--model", help="the server's model: small-cnn (default), resnet18, mlp")
+    fl.add_argument("--server-lr", type=float, help="the server's SGD step (default 0.1)")
+    fl.add_argument("--batchnorm", choices=("train", "eval"), help="BatchNorm mode of the client (default train)")
+    fl.add_argument("--labels-public", action="store_true", default=None, help="release the rows' soft labels too")
+    fl.add_argument("--prune", type=float, help="defence: zero this fraction of each gradient tensor")
+    fl.add_argument("--clip", type=float, help="defence: clip each update's L2 norm to this")
+    fl.add_argument("--noise", type=float, help="defence: Gaussian noise, times --clip (or absolute)")
+    fl.add_argument("--model-seed", type=int, help="seed of the initial weights (public; default 0)")
     gen.set_defaults(func=run_generate)
 
     presets = subparsers.add_parser("presets", help="list the encoder presets and their parameters")
@@ -71,6 +92,7 @@ def run_generate(args: argparse.Namespace) -> int:
     if not args.membership and (args.candidates is not None or args.non_members is not None):
         raise ConfigError("--candidates and --non-members need --membership")
     membership = MembershipRequest(args.candidates, args.non_members) if args.membership else None
+    gradients = _gradient_request(args)
     path, times = generate(
         args.preset,
         args.out,
@@ -82,11 +104,19 @@ def run_generate(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         original_layout=args.original_layout,
         membership=membership,
+        gradients=gradients,
     )
     from instahide_bench.core.challenge import load_challenge
 
     meta = load_challenge(path).meta
-    print(f"wrote {meta.num_rows} encryptions ({meta.challenge_id}) to {path}")
+    if meta.gradients is not None:
+        setup = meta.gradients
+        print(
+            f"wrote {setup.steps} updates of {setup.batch_size} rows on {setup.model} "
+            f"({setup.epochs:g} epochs; {meta.challenge_id}) to {path}"
+        )
+    else:
+        print(f"wrote {meta.num_rows} encryptions ({meta.challenge_id}) to {path}")
     if meta.membership is not None:
         print(
             f"membership: {meta.membership['candidates']} candidates ({meta.membership['members']} members, "
@@ -97,6 +127,26 @@ def run_generate(args: argparse.Namespace) -> int:
         f"encode {times.encode:.2f}s, write {times.write:.2f}s"
     )
     return 0
+
+
+def _gradient_request(args: argparse.Namespace) -> GradientRequest | None:
+    """The ``--gradients`` options (GradientRequest's defaults where not given), or None."""
+    from instahide_bench.benchmark.generate import GradientRequest
+    from instahide_bench.core.errors import ConfigError
+    from instahide_bench.core.gradients import Defences
+
+    request_options = ("batch_size", "steps", "model", "server_lr", "batchnorm", "labels_public", "model_seed")
+    defence_options = ("prune", "clip", "noise")
+    given = {name: getattr(args, name) for name in (*request_options, *defence_options)}
+    given = {name: value for name, value in given.items() if value is not None}
+    if not args.gradients:
+        if given:
+            raise ConfigError(f"--{next(iter(given)).replace('_', '-')} needs --gradients")
+        return None
+    defences = Defences(**{k: v for k, v in given.items() if k in defence_options})
+    request = GradientRequest(**{k: v for k, v in given.items() if k in request_options}, defences=defences)
+    request.validate()
+    return request
 
 
 def run_presets(args: argparse.Namespace) -> int:

@@ -218,7 +218,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
     out = Path(args.out)
     started = time.perf_counter()
     print(
-        f"demo: {len(spec.cells())} runs ({len(spec.encoders)} challenges, {len(spec.attacks)} attacks) "
+        f"demo: {len(spec.encoders)} challenges x {len(spec.attacks)} attacks, where each applies, "
         f"on embedded data, writing to {out}"
     )
     result = run_matrix(spec, out, scheduler=args.scheduler, workers=args.workers)

@@ -23,10 +23,10 @@ if TYPE_CHECKING:
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     score = subparsers.add_parser(
         "score",
-        help="score a decryption (SPEC §4 metric) or membership scores against a challenge",
+        help="score a decryption (docs/specification.md §4 metric) or membership scores against a challenge",
         description="Compare each row of a decryption (.npy, E x 32 x 32 x 3, float or uint8) with the two private "
         "images of that encryption; print Max_SSIM, Mean_SSIM, Min_L2 and Mean_L2 averaged over the rows. "
-        "With --scores (a membership challenge): ROC AUC, TPR at 0.1%% and 1%% FPR and balanced accuracy, with "
+        "With --scores (a membership challenge): ROC AUC, TPR at 0.1% and 1% FPR and balanced accuracy, with "
         "bootstrap intervals (docs/membership.md).",
     )
     score.add_argument("--challenge", required=True, metavar="DIR", help="challenge directory (with key/)")
@@ -37,6 +37,11 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     )
     score.add_argument(
         "--resamples", type=int, default=1000, metavar="N", help="--scores: bootstrap resamples (default 1000)"
+    )
+    score.add_argument(
+        "--inputs",
+        metavar="FILE",
+        help="gradient challenges: also score recovered model inputs (.npy, one per fed row) against the fed rows",
     )
     score.add_argument("--bootstrap-seed", type=int, default=0, help="--scores: seed of the bootstrap (default 0)")
     score.add_argument("--name", help="entry name for --record (default: the decryption file's stem)")
@@ -96,6 +101,12 @@ def run_score(args: argparse.Namespace) -> int:
         "decryption": args.decryption,
         **result.scores.to_json(),
     }
+    if args.inputs:
+        from instahide_bench.core.gradient_scoring import score_inputs
+
+        if challenge.gradients is None:
+            raise InputFileError(args.inputs, "--inputs applies to gradient challenges only")
+        report.update(score_inputs(challenge, key, load_decryption(args.inputs, challenge)).to_json())
     if args.per_row and result.rows is not None:
         with _reported_as_input_error(args.per_row):
             write_per_row_csv(result.rows, args.per_row)
@@ -210,6 +221,10 @@ def _print_report(report: dict[str, Any], num_rows: int) -> None:
         ("Mean_L2", "mean_l2"),
     ):
         print(f"{label:<11} {report[field]:.4f}")
+    if "inputs_ssim" in report:
+        print(
+            f"inputs      SSIM {report['inputs_ssim']:.4f}, PSNR {report['inputs_psnr']:.2f} dB (against the fed rows)"
+        )
     if "per_row" in report:
         print(f"per-row     {report['per_row']}")
     if "entry" in report:

@@ -11,8 +11,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     search = subparsers.add_parser(
         "seed-search",
         help="search the 32-bit seed of a legacy-seeded challenge (public files only)",
-        description="Find the seed whose numpy RandomState stream reproduces label.npy (SPEC §3.1), on this "
-        "machine's cores, a GPU, or a Dask cluster. Prints the confirmed seed or 'no seed in [A, B)'; "
+        description="Find the seed whose numpy RandomState stream reproduces label.npy (docs/specification.md §3.1), "
+        "on this machine's cores, a GPU, or a Dask cluster. Prints the confirmed seed or 'no seed in [A, B)'; "
         "exits 0 when a seed was found, 1 when none was.",
     )
     search.add_argument("--challenge", required=True, help="challenge directory (only its public files are read)")

@@ -1,7 +1,7 @@
-"""The original InstaHide Challenge leaderboard (SPEC §5) as ``reported`` entries.
+"""The original InstaHide Challenge leaderboard (docs/specification.md §5) as ``reported`` entries.
 
 They sit in the ``challenge-2020`` table beside measured entries on our replica of that
-preset. Numbers, costs and names are copied from SPEC §5; what was not published (date,
+preset. Numbers, costs and names are copied from docs/specification.md §5; what was not published (date,
 hardware, library versions, the challenge file's hash) is left empty rather than guessed.
 ``scripts/make_reference_entries.py`` writes these entries; a test checks that the files in
 ``leaderboard/entries/original-2020/`` are exactly what this module builds.
@@ -16,7 +16,7 @@ from instahide_bench.core.scoring import Scores
 ORIGINAL_CHALLENGE_ID = "original-2020"
 ORIGINAL_PRESET = "challenge-2020"
 ORIGINAL_ROWS = RELEASE_2020_ROWS
-_SOURCE = "Reported on the InstaHide Challenge leaderboard (SPEC §5); not re-measured here."
+_SOURCE = "Reported on the InstaHide Challenge leaderboard (docs/specification.md §5); not re-measured here."
 _CARLINI_COST = "10 GPU h to train the similarity net + 2 GPU h + 2 CPU h"
 _CARLINI_COMPLEXITY = (
     "O(E^2) similarity-network evaluations (all pairs of encryptions), then clustering and a joint solve"

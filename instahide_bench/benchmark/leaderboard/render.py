@@ -38,7 +38,7 @@ HTML_FILE = "index.html"
 _MISSING = "—"
 _TITLE = "instahide-bench leaderboard"
 _INTRO = (
-    "Attacks on InstaHide challenge sets, scored with the metric of SPEC §4 and ranked by Max_SSIM. "
+    "Attacks on InstaHide challenge sets, scored with the metric of docs/specification.md §4 and ranked by Max_SSIM. "
     "`reported` rows are published results, copied as published; `measured` rows were scored by "
     "instahide-bench on the hardware shown."
 )

@@ -193,6 +193,11 @@ def generate_task(variant: EncoderVariant, spec: MatrixSpec, out_dir: str, resum
             logger.warning("not reusing challenge %s: %s", variant.label, exc)
     record_path.unlink(missing_ok=True)
     try:
+        gradients = None
+        if variant.gradients is not None:
+            from instahide_bench.benchmark.matrix.spec import gradient_request
+
+            gradients = gradient_request(variant.gradients)
         path, _ = generate(
             variant.preset,
             target,
@@ -202,7 +207,8 @@ def generate_task(variant: EncoderVariant, spec: MatrixSpec, out_dir: str, resum
             seed=variant.seed,
             data_seed=spec.data_seed,
             overwrite=True,
-            membership=MembershipRequest(spec.candidates) if spec.membership else None,
+            membership=MembershipRequest(spec.candidates) if spec.membership and gradients is None else None,
+            gradients=gradients,
         )
         meta = load_challenge(path).meta
         made = ChallengeResult(
@@ -367,7 +373,7 @@ def run_matrix(
     from distributed import as_completed
 
     out = Path(out_dir).resolve()
-    spec.validate(exclude=[out / "challenges"])
+    kinds = spec.validate(exclude=[out / "challenges"])
     out.mkdir(parents=True, exist_ok=True)
     if resume:
         for path in clean_leftovers(out):
@@ -392,7 +398,7 @@ def run_matrix(
                 pure=False,
                 key=f"attack-{e.label}-{a.label}",
             )
-            for e, a in spec.cells()
+            for e, a in spec.runnable_cells(kinds)
         ]
         results: list[CellResult] = []
         with progress_bar(desc="matrix cells", total=len(cells), unit="cell") as bar:
@@ -408,7 +414,7 @@ def run_matrix(
                     f" Max_SSIM {cell.max_ssim:.4f}" if cell.max_ssim is not None else f" ({cell.message})",
                 )
         challenges = [made[v.label].result() for v in spec.encoders]
-    order = {(e.label, a.label): i for i, (e, a) in enumerate(spec.cells())}
+    order = {(e.label, a.label): i for i, (e, a) in enumerate(spec.runnable_cells(kinds))}
     results.sort(key=lambda c: order[(c.encoder, c.attack)])
     result = MatrixResult(
         spec.to_json(), challenges, results, started, utc_now_iso(), hardware_info().to_json(), scoring_versions()

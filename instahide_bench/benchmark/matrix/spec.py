@@ -30,10 +30,13 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from instahide_bench.core.errors import ConfigError, InputFileError
 from instahide_bench.core.io import read_toml
+
+if TYPE_CHECKING:
+    from instahide_bench.benchmark.generate import GradientRequest
 
 DEFAULT_SOURCE = "embedded"
 
@@ -45,12 +48,23 @@ def base_label(label: str) -> str:
 
 @dataclass(frozen=True)
 class EncoderVariant:
-    """A preset with overrides; ``seed`` pins a legacy-seeded encoder (None: drawn from the OS)."""
+    """A preset with overrides; ``seed`` pins a legacy-seeded encoder (None: drawn from the OS).
+
+    ``gradients`` (the keyword arguments of :class:`~instahide_bench.benchmark.generate.GradientRequest`,
+    e.g. ``{batch_size = 4, steps = 50, model = "mlp"}``) makes the variant's challenge a gradient
+    challenge: a federated client trains on the encodings and the server's view is released.
+    """
 
     label: str
     preset: str
     overrides: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
+    gradients: dict[str, Any] | None = None
+
+    @property
+    def kind(self) -> str:
+        """The kind of challenge the variant makes: ``release`` or ``gradients``."""
+        return "release" if self.gradients is None else "gradients"
 
 
 @dataclass(frozen=True)
@@ -111,26 +125,36 @@ class MatrixSpec:
         """The (encoder, attack) pairs to run, encoder-major, skipping attacks that do not apply."""
         return [(e, a) for e in self.encoders for a in self.attacks if a.applies_to(e.label)]
 
-    def validate(self, exclude: Sequence[str | os.PathLike[str]] = ()) -> None:
+    def validate(self, exclude: Sequence[str | os.PathLike[str]] = ()) -> dict[str, tuple[str, ...]]:
         """Check presets, attacks and every override before any work is started.
 
         Attack configs are plugin code: they are checked by the confined attack catalogue
         (:mod:`instahide_bench.benchmark.catalogue`), never in this process; ``exclude`` names
-        directories (the matrix's challenges) that the check may not read.
+        directories (the matrix's challenges) that the check may not read. Returns, per attack
+        label, the kinds of challenge it attacks (see :meth:`runnable_cells`).
         """
         from instahide_bench.benchmark.catalogue import check_attacks
         from instahide_bench.encoders import get_preset
 
         for encoder in self.encoders:
             get_preset(encoder.preset).build(encoder.overrides)
+            if encoder.gradients is not None:
+                gradient_request(encoder.gradients)
         checks = check_attacks([(a.attack, a.overrides) for a in self.attacks], exclude=[Path(p) for p in exclude])
+        kinds = {}
         for attack, check in zip(self.attacks, checks):
             if check.error is not None:
                 raise ConfigError(f"attack {attack.label!r} ({attack.attack}): {check.error}")
+            kinds[attack.label] = check.challenge_kinds
+        return kinds
+
+    def runnable_cells(self, kinds: Mapping[str, Sequence[str]]) -> list[tuple[EncoderVariant, AttackVariant]]:
+        """:meth:`cells` without the attacks that do not attack their encoder variant's kind of challenge."""
+        return [(e, a) for e, a in self.cells() if e.kind in kinds.get(a.label, ("release",))]
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "encoders": [vars(e) | {"overrides": dict(e.overrides)} for e in self.encoders],
+            "encoders": [vars(e) | {"overrides": dict(e.overrides), "gradients": e.gradients} for e in self.encoders],
             "attacks": [vars(a) | {"overrides": dict(a.overrides), "only": list(a.only)} for a in self.attacks],
             "private": self.private,
             "public": self.public,
@@ -142,17 +166,37 @@ class MatrixSpec:
         }
 
 
+def gradient_request(table: Mapping[str, Any]) -> GradientRequest:
+    """A spec's ``gradients`` table as a validated GradientRequest (``prune``, ``clip``, ``noise`` are its defences)."""
+    from instahide_bench.benchmark.generate import GradientRequest
+    from instahide_bench.core.gradients import Defences
+
+    values = dict(table)
+    defences = {name: values.pop(name) for name in ("prune", "clip", "noise") if name in values}
+    try:
+        request = GradientRequest(**values, defences=Defences(**defences))
+    except TypeError as exc:
+        raise ConfigError(f"gradients: {exc}") from None
+    request.validate()
+    return request
+
+
 def _sweep_variants(
-    label: str, preset: str, overrides: Mapping[str, Any], sweep: Mapping[str, Sequence[Any]], seed: int | None
+    label: str,
+    preset: str,
+    overrides: Mapping[str, Any],
+    sweep: Mapping[str, Sequence[Any]],
+    seed: int | None,
+    gradients: dict[str, Any] | None = None,
 ) -> list[EncoderVariant]:
     if not sweep:
-        return [EncoderVariant(label, preset, dict(overrides), seed)]
+        return [EncoderVariant(label, preset, dict(overrides), seed, gradients)]
     names = list(sweep)
     variants = []
     for values in itertools.product(*(list(sweep[name]) for name in names)):
         changes = dict(zip(names, values))
         suffix = ",".join(f"{name}={value}" for name, value in changes.items())
-        variants.append(EncoderVariant(f"{label}[{suffix}]", preset, {**overrides, **changes}, seed))
+        variants.append(EncoderVariant(f"{label}[{suffix}]", preset, {**overrides, **changes}, seed, gradients))
     return variants
 
 
@@ -228,7 +272,12 @@ def spec_from_dict(document: Mapping[str, Any], path: Path) -> MatrixSpec:
         sweep = _table(table.get("sweep"), f"encoders.{label}.sweep", path)
         if any(not isinstance(v, list) or not v for v in sweep.values()):
             raise InputFileError(path, f"encoders.{label}.sweep values must be non-empty lists")
-        encoders += _sweep_variants(label, str(table.get("preset", label)), overrides, sweep, table.get("seed"))
+        gradients = table.get("gradients")
+        if gradients is not None:
+            gradients = dict(_table(gradients, f"encoders.{label}.gradients", path))
+        encoders += _sweep_variants(
+            label, str(table.get("preset", label)), overrides, sweep, table.get("seed"), gradients
+        )
     attacks = []
     for label, table in _table(document.get("attacks"), "[attacks]", path).items():
         table = _table(table, f"[attacks.{label}]", path)

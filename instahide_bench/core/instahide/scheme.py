@@ -1,10 +1,10 @@
-"""The InstaHide scheme (SPEC §1, §3): its public parameters, its draws and its mixing.
+"""The InstaHide scheme (docs/specification.md §1, §3): its public parameters, its draws and its mixing.
 
 One implementation, shared by the encoders that write challenges and by the attacks that
 simulate or replay them.
 
 Per epoch t = 0..T-1, with the whole private set as one batch, the draws come in the
-order of the 2020 challenge (SPEC §3.1), whatever the RNG kind:
+order of the 2020 challenge (docs/specification.md §3.1), whatever the RNG kind:
 
 1. ``order = randperm(n)``: the data loader's shuffle;
 2. cross-dataset with epoch reuse: ``pool_perm = randperm(P)``, the epoch's public batch is
@@ -107,8 +107,8 @@ class InstaHideConfig:
     seed_bits: int = param(_R["seed_bits"], "legacy-seeded: bits of the seed drawn when none is given")
     draw_order: Literal["spec-3.1", "spec-3.1+loader-seed", "authors-code", "authors-code+loader-seed"] = param(
         "spec-3.1",
-        "where the torch draws fall: SPEC §3.1's order, or the authors' training code's (public set shuffled "
-        "once, first); +loader-seed adds torch 1.x DataLoader base-seed draws",
+        "where the torch draws fall: docs/specification.md §3.1's order, or the authors' training code's "
+        "(public set shuffled once, first); +loader-seed adds torch 1.x DataLoader base-seed draws",
     )
 
     @property
@@ -207,7 +207,7 @@ class DrawOrder:
         The order's name (``spec-3.1``, ``authors-code``, with ``+loader-seed`` variants).
     public_first : bool
         The public pool is shuffled once, before epoch 0, and every epoch takes its first n
-        images (the authors' training code), instead of a new shuffle each epoch (SPEC §3.1).
+        images (the authors' training code), instead of a new shuffle each epoch (docs/specification.md §3.1).
     loader_seed_draws : bool
         Every data-loader shuffle is preceded by an int64 base-seed draw from the same
         generator, as PyTorch's ``DataLoader`` iterators of 2020 made.

@@ -40,6 +40,25 @@ class SmallCNN(nn.Module):
         return self.classifier(self.features(x).mean(dim=(2, 3)))  # type: ignore[no-any-return]
 
 
+class MLP(nn.Module):
+    """Two fully connected hidden layers (256, 128) on the flattened image: a common federated-learning model.
+
+    Its first layer is fully connected with a bias, which is what makes a single input exactly
+    recoverable from its gradient (docs/attacks/gradient-inversion.md): the choice of model is
+    the server's, and this one lets the benchmark show what such a choice reveals.
+    """
+
+    def __init__(self, num_classes: int, hidden: tuple[int, int] = (256, 128)) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(32 * 32 * 3, hidden[0])
+        self.fc2 = nn.Linear(hidden[0], hidden[1])
+        self.classifier = nn.Linear(hidden[1], num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.fc1(x.flatten(1)))
+        return self.classifier(torch.relu(self.fc2(out)))  # type: ignore[no-any-return]
+
+
 class BasicBlock(nn.Module):
     """ResNet's two-convolution residual block (the CIFAR variant the authors trained)."""
 
@@ -82,7 +101,7 @@ class ResNet18(nn.Module):
 
 
 #: name -> constructor(num_classes)
-MODELS: dict[str, Callable[[int], nn.Module]] = {"small-cnn": SmallCNN, "resnet18": ResNet18}
+MODELS: dict[str, Callable[[int], nn.Module]] = {"small-cnn": SmallCNN, "resnet18": ResNet18, "mlp": MLP}
 
 
 def init_weights(model: nn.Module, generator: torch.Generator) -> None:
@@ -132,4 +151,4 @@ def pick_device(name: str = "auto") -> torch.device:
         raise ConfigError(f"unknown device {name!r} ({exc})") from None
 
 
-__all__ = ["DEFAULT_MODEL", "MODELS", "ResNet18", "SmallCNN", "build_model", "init_weights", "pick_device"]
+__all__ = ["DEFAULT_MODEL", "MLP", "MODELS", "ResNet18", "SmallCNN", "build_model", "init_weights", "pick_device"]

@@ -6,7 +6,7 @@ challenges must not come from the planner it replays with: this module re-implem
 generators independently, in the style of a training script (one numpy ``RandomState`` and one
 torch ``Generator`` seeded alike, a loader that shuffles, a mixing function):
 
-* SPEC §3.1: every epoch the private loader shuffles, then the public loader shuffles and the
+* docs/specification.md §3.1: every epoch the private loader shuffles, then the public loader shuffles and the
   epoch mixes in its first n images;
 * the authors' training code (``generate_sample()`` in their ``train_cross.py``, as the issue
   describes it): the public loader is read once, before training, and every epoch indexes

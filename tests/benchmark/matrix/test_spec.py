@@ -102,3 +102,32 @@ def test_the_packaged_demo_spec_is_valid_and_runs_every_attack() -> None:
     attacks_run = {a.attack for _, a in spec.cells()}
     assert attacks_run == set(ATTACKS.builtin_names())  # whatever third-party plugins are installed
     assert all(e.preset == "instahide-cross" for e, a in spec.cells() if a.attack == "carlini-graph")
+
+
+def test_a_gradient_variant_runs_only_the_attacks_of_its_kind(tmp_path: Path) -> None:
+    from instahide_bench.benchmark.matrix.run import generate_task
+    from instahide_bench.benchmark.matrix.spec import spec_from_dict
+    from instahide_bench.core.challenge import load_challenge
+
+    document = {
+        "matrix": {"encoder_set": {"n": 4}},
+        "encoders": {
+            "fl": {"preset": "vanilla", "gradients": {"batch_size": 2, "steps": 2, "model": "mlp", "prune": 0.5}},
+            "plain": {"preset": "vanilla"},
+        },
+        "attacks": {"zero": {}, "gradient-inversion": {}},
+    }
+    spec = spec_from_dict(document, tmp_path / "spec.toml")
+    kinds = spec.validate()
+    assert kinds == {"zero": ("release",), "gradient-inversion": ("gradients",)}
+    assert [(e.label, a.label) for e, a in spec.runnable_cells(kinds)] == [
+        ("fl", "gradient-inversion"),
+        ("plain", "zero"),
+    ]
+    made = generate_task(spec.encoders[0], spec, str(tmp_path))
+    assert made.status == "ok" and made.challenge_dir is not None
+    setup = load_challenge(made.challenge_dir).meta.gradients
+    assert setup is not None and setup.defences.prune == 0.5 and setup.model == "mlp"
+    bad = spec_from_dict({**document, "encoders": {"fl": {"preset": "vanilla", "gradients": {"steps": 0}}}}, tmp_path)
+    with pytest.raises(ConfigError, match="steps"):
+        bad.validate()
