@@ -30,24 +30,39 @@ def fingerprint(**parts: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
 
+def lookup(context: AttackContext, stage: str, key: str) -> Arrays | None:
+    """The stage's cached arrays when resuming and its fingerprint matches ``key``; else None."""
+    directory = context.cache_dir(stage)
+    if directory is None or not context.resume:
+        return None
+    try:
+        stored = read_json(directory / "fingerprint.json")
+        if isinstance(stored, dict) and stored.get("key") == key:
+            logger.info("stage %s: reusing cached output", stage)
+            return load_npz(directory / "output.npz")
+    except (InputFileError, OSError):  # a missing or damaged entry only means "compute it again"
+        pass
+    return None
+
+
+def store(context: AttackContext, stage: str, key: str, arrays: Arrays) -> None:
+    """Cache the stage's arrays under ``key`` (nothing without a work directory)."""
+    directory = context.cache_dir(stage)
+    if directory is None:
+        return
+    # no fingerprint while the output changes: a run killed between the two writes leaves no key vouching for it
+    (directory / "fingerprint.json").unlink(missing_ok=True)
+    save_npz_atomic(directory / "output.npz", arrays, compress=False)
+    write_json_atomic(directory / "fingerprint.json", {"key": key})
+
+
 def cached(context: AttackContext, stage: str, key: str, compute: Callable[[], Arrays]) -> Arrays:
     """The stage's arrays: from the cache when resuming with a matching key, else computed (and stored)."""
-    directory = context.cache_dir(stage)
-    if directory is not None and context.resume:
-        try:
-            stored = read_json(directory / "fingerprint.json")
-            if isinstance(stored, dict) and stored.get("key") == key:
-                logger.info("stage %s: reusing cached output", stage)
-                return load_npz(directory / "output.npz")
-        except (InputFileError, OSError):  # a missing or damaged entry only means "compute it again"
-            pass
-    arrays = compute()
-    if directory is not None:
-        # no fingerprint while the output changes: a run killed between the two writes leaves no key vouching for it
-        (directory / "fingerprint.json").unlink(missing_ok=True)
-        save_npz_atomic(directory / "output.npz", arrays, compress=False)
-        write_json_atomic(directory / "fingerprint.json", {"key": key})
+    arrays = lookup(context, stage, key)
+    if arrays is None:
+        arrays = compute()
+        store(context, stage, key, arrays)
     return arrays
 
 
-__all__ = ["cached", "fingerprint"]
+__all__ = ["cached", "fingerprint", "lookup", "store"]

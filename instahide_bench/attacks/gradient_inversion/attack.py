@@ -23,28 +23,23 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Literal
 
 import numpy as np
 import torch
 
-from instahide_bench.attacks.common.cache import cached, fingerprint
-from instahide_bench.attacks.gradient_inversion.analytic import disaggregate, first_layer_names
-from instahide_bench.attacks.gradient_inversion.labels import (
-    batch_totals,
-    classifier_names,
-    restore_given_features,
-    restore_single,
-)
-from instahide_bench.attacks.gradient_inversion.matching import MatchSettings, match_step
+from instahide_bench.attacks.common.cache import fingerprint, lookup, store
+from instahide_bench.attacks.common.dask_cluster import dask_client
+from instahide_bench.attacks.gradient_inversion.analytic import first_layer_names
+from instahide_bench.attacks.gradient_inversion.matching import MatchSettings
+from instahide_bench.attacks.gradient_inversion.steps import StepJob, invert_step
 from instahide_bench.core.attack import ATTACKS, Attack, AttackContext, AttackResult
 from instahide_bench.core.challenge import PublicChallenge
-from instahide_bench.core.config import param
+from instahide_bench.core.config import Endpoint, param
 from instahide_bench.core.errors import ConfigError
-from instahide_bench.core.gradients import GradientRelease
 from instahide_bench.core.pixels import PixelSpace
-from instahide_bench.core.training.fedsgd import load_state
 from instahide_bench.core.training.models import build_model
 
 logger = logging.getLogger(__name__)
@@ -66,10 +61,14 @@ class GradientInversionConfig:
     restarts: int = param(1, "gradient matching: random starts per step (the best match is kept)")
     max_steps: int | None = param(None, "invert the first K steps only (the others decode as grey); None: all")
     threads: int = param(1, "torch threads of the worker process")
+    workers: int = param(1, "steps inverted at once on a Dask LocalCluster of this many processes (1: in turn)")
+    scheduler: Endpoint | None = param(None, "a running Dask scheduler tcp://HOST:PORT to invert steps on instead")
 
     def validate(self) -> None:
         if self.iterations < 1 or self.restarts < 1 or self.lr <= 0 or self.tv < 0:
             raise ConfigError("need iterations >= 1, restarts >= 1, lr > 0 and tv >= 0")
+        if self.workers < 1:
+            raise ConfigError(f"workers must be at least 1, got {self.workers}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"max_steps must be at least 1 (or None), got {self.max_steps}")
 
@@ -139,27 +138,32 @@ class GradientInversionAttack(Attack):
         size = setup.batch_size
         inputs = np.repeat(grey[None], setup.num_rows, axis=0).astype(np.float32)
         labels = np.zeros((setup.num_rows, setup.num_classes), np.float32)
-        mismatches: list[float] = []
+        mismatches: dict[int, float] = {}
         started = time.perf_counter()
         base = fingerprint(
             challenge=challenge.meta.challenge_id, config=asdict(self.config), method=method, version=self.version
         )
-        weights = release.weights()
-        for step in context.progress(range(steps), desc="inverting updates", total=steps, unit="step"):
-            state = next(weights)
-            out = cached(
-                context,
-                f"step-{step:06d}",
-                fingerprint(base=base, step=step),
-                lambda state=state, step=step: self._invert(  # type: ignore[misc]
-                    model, state, release, step, method, analytic, settings, box, context.seed
-                ),
-            )
+
+        def keep(step: int, out: dict[str, np.ndarray]) -> None:
             rows = slice(step * size, (step + 1) * size)
-            found = out["inputs"].shape[0]
-            inputs[rows][:found] = out["inputs"]
+            inputs[rows] = out["inputs"]
             labels[rows] = out["labels"]
-            mismatches.append(float(out["mismatch"]))
+            mismatches[step] = float(out["mismatch"])
+
+        jobs = []
+        for step, state in zip(range(steps), release.weights(), strict=False):
+            key = fingerprint(base=base, step=step)
+            out = lookup(context, f"step-{step:06d}", key)
+            if out is not None:
+                keep(step, out)
+                continue
+            job = StepJob(
+                setup, state, release.update(step), release.step_labels(step), step, method, settings, box, context.seed
+            )
+            jobs.append((key, job))
+        for key, job, out in self._run_jobs(jobs, context):
+            store(context, f"step-{job.step:06d}", key, out)
+            keep(job.step, out)
         decryption = decode_rows(inputs, challenge.pixels, masked)
         decryption[steps * size :] = grey
         return AttackResult(
@@ -171,62 +175,31 @@ class GradientInversionAttack(Attack):
                 "prior": prior if method == "matching" else None,
                 "steps_inverted": steps,
                 "labels": _label_method(release.labels is not None, size, method),
-                "mean_mismatch": float(np.mean(mismatches)) if mismatches else None,
+                "mean_mismatch": float(np.mean(list(mismatches.values()))) if mismatches else None,
+                "workers": self.config.workers,
                 "seconds_per_step": (time.perf_counter() - started) / max(1, steps),
             },
         )
 
-    def _invert(
-        self,
-        model: torch.nn.Module,
-        state: dict[str, np.ndarray],
-        release: GradientRelease,
-        step: int,
-        method: str,
-        analytic: tuple[str, str] | None,
-        settings: MatchSettings,
-        box: tuple[np.ndarray, np.ndarray],
-        seed: int,
-    ) -> dict[str, np.ndarray]:
-        setup = release.setup
-        update = release.update(step)
-        size = setup.batch_size
-        weight_name, bias_name = classifier_names(setup)
-        known = release.step_labels(step)
-        label_init, total = None, 1.0
-        if known is None and size == 1:
-            label, _ = restore_single(update[weight_name], update[bias_name], state[weight_name], state[bias_name])
-            known = label[None]
-        elif known is None:
-            load_state(model, state)
-            probs = _mean_prediction(model, box, size, setup.batchnorm == "train", seed)
-            totals, total = batch_totals(update[bias_name], probs, size)
-            label_init = np.repeat((totals / max(size, 1))[None], size, axis=0)
-        if method == "analytic":
-            assert analytic is not None
-            found = disaggregate(update[analytic[0]], update[analytic[1]], size).images()
-            images = np.broadcast_to((box[0] + box[1]) / 2, (size, 32, 32, 3)).astype(np.float32)
-            images[: len(found)] = np.clip(found, box[0], box[1])
-            if known is None:
-                load_state(model, state)
-                features, probs = features_and_probs(model, images, weight_name, setup.batchnorm == "train")
-                known = restore_given_features(update[weight_name], features, probs)
-            return {"inputs": images, "labels": known.astype(np.float32), "mismatch": np.zeros(())}
-        load_state(model, state)
-        generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
-        matched = match_step(
-            model,
-            [update[t.name] for t in setup.parameters],
-            size,
-            box,
-            settings,
-            generator,
-            labels=known,
-            label_init=label_init,
-            label_total=total,
-            train_mode=setup.batchnorm == "train",
-        )
-        return {"inputs": matched.inputs, "labels": matched.labels, "mismatch": np.array(matched.mismatch)}
+    def _run_jobs(
+        self, jobs: list[tuple[str, StepJob]], context: AttackContext
+    ) -> Iterator[tuple[str, StepJob, dict[str, np.ndarray]]]:
+        """Each job's result as it finishes: here, one after the other, or on Dask workers (steps are independent)."""
+        if not jobs:
+            return
+        if self.config.workers <= 1 and self.config.scheduler is None:
+            for key, job in context.progress(jobs, desc="inverting updates", total=len(jobs), unit="step"):
+                yield key, job, invert_step(job)
+            return
+        from distributed import as_completed
+
+        with dask_client(self.config.scheduler, self.config.workers) as client:
+            futures = {client.submit(invert_step, job, pure=False): (key, job) for key, job in jobs}
+            with context.bar(desc="inverting updates", total=len(jobs), unit="step") as bar:
+                for future in as_completed(futures):
+                    key, job = futures[future]
+                    yield key, job, future.result()
+                    bar.update(1)
 
 
 def _label_method(public: bool, size: int, method: str) -> str:
@@ -236,35 +209,6 @@ def _label_method(public: bool, size: int, method: str) -> str:
     if size == 1:
         return "analytic"
     return "from the recovered inputs" if method == "analytic" else "optimised with the inputs"
-
-
-def features_and_probs(
-    model: torch.nn.Module, inputs: np.ndarray, weight_name: str, train_mode: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """The classifier's input (features) and the softmax of each row of ``inputs`` (NHWC), as the client ran it."""
-    captured: list[torch.Tensor] = []
-    classifier = model.get_submodule(weight_name.rsplit(".", 1)[0])
-    handle = classifier.register_forward_hook(lambda _m, args, _out: captured.append(args[0].detach()))
-    model.train(train_mode)
-    try:
-        with torch.no_grad():
-            logits = model(torch.from_numpy(np.ascontiguousarray(inputs.transpose(0, 3, 1, 2))))
-    finally:
-        handle.remove()
-    return captured[0].double().numpy(), torch.softmax(logits, dim=1).double().numpy()
-
-
-def _mean_prediction(
-    model: torch.nn.Module, box: tuple[np.ndarray, np.ndarray], size: int, train_mode: bool, seed: int
-) -> np.ndarray:
-    """The model's mean softmax on random inputs in the box: the stand-in for the batch's mean prediction."""
-    generator = torch.Generator().manual_seed(seed)
-    low = torch.from_numpy(box[0]).view(1, 3, 1, 1)
-    high = torch.from_numpy(box[1]).view(1, 3, 1, 1)
-    x = low + (high - low) * torch.rand((max(size, 8), 3, 32, 32), generator=generator)
-    model.train(train_mode)
-    with torch.no_grad():
-        return torch.softmax(model(x), dim=1).mean(0).double().numpy()
 
 
 __all__ = ["GradientInversionAttack", "GradientInversionConfig", "decode_rows", "input_box"]

@@ -9,20 +9,17 @@ cancels its queued shards (Dask keeps at most a small window of shards in flight
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Generator, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from instahide_bench.attacks.common.dask_cluster import dask_client, local_cluster_client, remote_client
 from instahide_bench.attacks.prng_seed_search.cpu_check import search_block
 from instahide_bench.attacks.prng_seed_search.evidence import Evidence
 from instahide_bench.attacks.prng_seed_search.ranges import SeedRange
 from instahide_bench.attacks.prng_seed_search.torch_check import search_block_torch
-from instahide_bench.core.errors import InstaHideBenchError
-from instahide_bench.core.logs import quiet_logger
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -33,7 +30,6 @@ logger = logging.getLogger(__name__)
 #: that an early stop leaves little work to cancel.
 SHARDS_IN_FLIGHT_PER_THREAD = 2
 #: Seconds to wait for a remote scheduler before giving up.
-CONNECT_TIMEOUT_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -97,71 +93,6 @@ def dask_shards(shards: Iterable[SeedRange], evidence: Evidence, client: Client)
 def warm_up_workers(client: Client, evidence: Evidence) -> None:
     """Import the kernel and load its compiled code on every worker, so start-up is not billed to the search."""
     client.run(check_shard, 0, 1, evidence)
-
-
-@contextmanager
-def dask_client(scheduler: str | None, workers: int) -> Iterator[Client]:
-    """A client of ``scheduler`` (tcp://HOST:PORT), or of a new LocalCluster of ``workers`` processes."""
-    with quiet_logger("distributed", logging.WARNING):
-        if scheduler:
-            with remote_client(scheduler) as client:
-                yield client
-        else:
-            with local_cluster_client(workers) as client:
-                yield client
-
-
-@contextmanager
-def remote_client(scheduler: str) -> Iterator[Client]:
-    """A client of a running scheduler with at least one worker; the cluster stays up afterwards.
-
-    Its workers need instahide-bench installed; they receive the evidence, never files.
-    """
-    from distributed import Client
-
-    try:
-        client = Client(scheduler, timeout=CONNECT_TIMEOUT_SECONDS)
-    except OSError as exc:
-        raise InstaHideBenchError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
-    with client:
-        try:
-            client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_SECONDS)
-        except TimeoutError:
-            raise InstaHideBenchError(
-                f"the Dask scheduler {scheduler} has no workers (waited {CONNECT_TIMEOUT_SECONDS}"
-                f" s); start some with `dask worker {scheduler}`"
-            ) from None
-        logger.info("connected to Dask scheduler %s (%d worker threads)", scheduler, sum(client.nthreads().values()))
-        yield client
-
-
-@contextmanager
-def local_cluster_client(workers: int) -> Iterator[Client]:
-    """A client of a new LocalCluster of single-threaded worker processes, closed afterwards.
-
-    The workers are Python subprocesses: inside the attack runner they inherit its key guard
-    (PYTHONPATH/sitecustomize). No dashboard; the scheduler's HTTP endpoint takes a free port
-    (several clusters may run at once). Workers log errors only: cancelling running shards at
-    an early stop is expected.
-    """
-    from distributed import Client, LocalCluster
-
-    started = time.perf_counter()
-    worker_logs = logging.DEBUG if logger.isEnabledFor(logging.DEBUG) else logging.ERROR
-    with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            scheduler_kwargs={"dashboard_address": ":0"},
-            silence_logs=worker_logs,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        client.wait_for_workers(workers)
-        logger.info("started a Dask LocalCluster of %d workers in %.1f s", workers, time.perf_counter() - started)
-        yield client
 
 
 __all__ = [

@@ -94,3 +94,14 @@ def test_attacks_refuse_the_wrong_kind_of_challenge(
         GradientInversionAttack(GradientInversionConfig(method="analytic")).run(
             load_challenge(_write(tmp_path, "vanilla", GradientRequest(steps=1), n=2)), AttackContext()
         )
+
+
+def test_steps_on_a_dask_cluster_give_what_they_give_in_turn(vanilla_mlp: Path, tmp_path: Path) -> None:
+    """Steps are independent: on a LocalCluster of two workers, inside the sandbox, the answer is the same."""
+    alone = run_attack("gradient-inversion", vanilla_mlp, tmp_path / "one")
+    pooled = run_attack("gradient-inversion", vanilla_mlp, tmp_path / "two", overrides={"workers": "2"})
+    assert pooled.info["workers"] == 2 and alone.info["workers"] == 1
+    np.testing.assert_array_equal(np.load(tmp_path / "one" / "inputs.npy"), np.load(tmp_path / "two" / "inputs.npy"))
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "one" / "input_labels.npy"), np.load(tmp_path / "two" / "input_labels.npy")
+    )

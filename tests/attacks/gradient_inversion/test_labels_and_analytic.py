@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from instahide_bench.attacks.gradient_inversion.analytic import disaggregate
-from instahide_bench.attacks.gradient_inversion.attack import features_and_probs
 from instahide_bench.attacks.gradient_inversion.labels import label_total, restore_given_features, restore_single
+from instahide_bench.attacks.gradient_inversion.steps import features_and_probs
 from instahide_bench.core.training.fedsgd import model_state, step_gradients
 from instahide_bench.core.training.models import build_model
 

@@ -94,9 +94,9 @@ def test_search_on_a_running_scheduler(target: SeedTarget) -> None:
 
 
 def test_unreachable_scheduler_is_a_clear_error(target: SeedTarget, monkeypatch: pytest.MonkeyPatch) -> None:
-    from instahide_bench.attacks.prng_seed_search import engines
+    from instahide_bench.attacks.common import dask_cluster
 
-    monkeypatch.setattr(engines, "CONNECT_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr(dask_cluster, "CONNECT_TIMEOUT_SECONDS", 1)
     with pytest.raises(InstaHideBenchError, match=re.escape("cannot reach the Dask scheduler tcp://127.0.0.1:9")):
         search_seeds(target, narrowed(10, scheduler="tcp://127.0.0.1:9"))
 
