@@ -121,38 +121,33 @@ def run_attack_command(args: argparse.Namespace) -> int:
         isolation=args.isolation,
         plugin_paths=tuple(args.plugins),
     )
+    outcome = {
+        "options": options,
+        "score": args.score,
+        "record": args.record,
+        "leaderboard_root": args.leaderboard,
+        "entry_name": args.entry_name,
+    }
+    overrides = parse_assignments(args.overrides)
     if args.then is not None:
         from instahide_bench.benchmark.chain import run_chain
 
+        then_overrides = parse_assignments(args.then_overrides)
         report = run_chain(
             args.name,
             args.then,
             args.challenge,
             args.out,
-            first_overrides=parse_assignments(args.overrides),
-            then_overrides=parse_assignments(args.then_overrides),
-            options=options,
-            score=args.score,
-            record=args.record,
-            leaderboard_root=args.leaderboard,
-            entry_name=args.entry_name,
+            first_overrides=overrides,
+            then_overrides=then_overrides,
+            **outcome,
         )
     elif args.then_overrides:
         from instahide_bench.core.errors import ConfigError
 
         raise ConfigError("--then-set needs --then")
     else:
-        report = run_attack(
-            args.name,
-            args.challenge,
-            args.out,
-            overrides=parse_assignments(args.overrides),
-            options=options,
-            score=args.score,
-            record=args.record,
-            leaderboard_root=args.leaderboard,
-            entry_name=args.entry_name,
-        )
+        report = run_attack(args.name, args.challenge, args.out, overrides=overrides, **outcome)
     if args.json:
         json.dump(asdict(report), sys.stdout, indent=2, default=str)
         print()
