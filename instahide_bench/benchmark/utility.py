@@ -44,6 +44,7 @@ from instahide_bench.core.training.epochs import (
     encoder_epochs,
     encoder_test_epochs,
     fixed_set_epochs,
+    inference_view_epochs,
 )
 from instahide_bench.core.training.loop import EpochSource, epoch_seed
 from instahide_bench.encoders.presets import get_preset
@@ -60,6 +61,24 @@ RESULT_FILE = "utility.json"
 RESULT_FORMAT_VERSION = 1
 #: The random stream (of "epoch" 0) that seeds a fixed release, so that --resume rebuilds the same one.
 _RELEASE_STREAM = 5
+
+
+#: Epochs of a run whose encoder has no T (no encoding, a fixed release) when none is asked for.
+DEFAULT_EPOCHS = 10
+
+
+def epochs_for(encoder: str, overrides: dict[str, Any] | None = None, cap: int | None = None) -> int:
+    """How long to train on ``encoder``'s output: its T (each epoch is one encryption of every image).
+
+    An encoder's T is how many encryptions of each image exist, so the privacy side (attacks on
+    T encryptions) and the utility side (T epochs) of a figure are measured at the same T.
+    ``cap`` bounds it (a CI budget); an encoder without T trains :data:`DEFAULT_EPOCHS` (or ``cap``).
+    """
+    encryptions = None
+    if encoder != VANILLA:
+        encryptions = getattr(get_preset(encoder).build(overrides or {}).config, "T", None)
+    epochs = encryptions if isinstance(encryptions, int) else (cap or DEFAULT_EPOCHS)
+    return min(epochs, cap) if cap is not None else epochs
 
 
 def default_test_source(private: str) -> str:
@@ -147,6 +166,7 @@ class UtilityResult:
     baseline_history: list[dict[str, Any]] | None
     pretrain: str | None = None
     pretrain_accuracy: float | None = None
+    inference: str = "clean"
 
     def to_json(self) -> dict[str, Any]:
         return {"format_version": RESULT_FORMAT_VERSION, **asdict(self)}
@@ -227,7 +247,9 @@ def run_utility(request: UtilityRequest, out_dir: str | os.PathLike[str], *, res
         needed = max(encoder.training_public(len(private)), encoder.training_public(len(test_images)))
         if needed:
             public = parse_source(request.public, "public").load(needed, request.data_seed + 1)
-        epochs, encoded_steps, test_encodings = _encoded_epochs(encoder, private, public, test_images, pixels, config)
+        epochs, encoded_steps, views, recalibration = _encoded_epochs(
+            encoder, private, public, test_images, pixels, config
+        )
         result = train(
             config,
             num_classes,
@@ -244,7 +266,8 @@ def run_utility(request: UtilityRequest, out_dir: str | os.PathLike[str], *, res
                 "pretrain": request.pretrain,
             },
             initial_state=initial_state,
-            test_encodings=test_encodings,
+            test_encodings=views,
+            recalibration=recalibration,
             label=request.encoder,
         )
     summary = UtilityResult(
@@ -269,6 +292,7 @@ def run_utility(request: UtilityRequest, out_dir: str | os.PathLike[str], *, res
         baseline_history=None if baseline is None else [asdict(r) for r in baseline.history],
         pretrain=request.pretrain,
         pretrain_accuracy=pretrain_accuracy,
+        inference=inference_mode(encoder, config),
     )
     write_json_atomic(out / RESULT_FILE, summary.to_json())
     logger.info(
@@ -290,22 +314,25 @@ def _encoded_epochs(
     test_images: ImageSet,
     pixels: PixelSpace,
     config: TrainConfig,
-) -> tuple[EpochSource, int, EpochSource | None]:
-    """What the encoded run trains on: fresh encodings every epoch, or one fixed release.
+) -> tuple[EpochSource, int, EpochSource | None, EpochSource | None]:
+    """What the encoded run trains on (fresh encodings every epoch, or one fixed release) and how it is tested.
 
-    Returns the epoch source, the batches per epoch and the test encodings (inference mode;
-    None for a release, whose test images are never encoded).
+    Returns the epoch source, the batches per epoch, the test views (None: clean test images)
+    and the BatchNorm recalibration source (masked inference only).
     """
     clock = time.perf_counter()
     release = encoder.training_release(private, public, seed=epoch_seed(config.seed, 0, _RELEASE_STREAM))
     if release is None:
         steps = batches_per_epoch(len(private), config.batch_size)
-        return (
-            encoder_epochs(encoder, private, public, config),
-            steps,
-            encoder_test_epochs(encoder, test_images, public, config),
-        )
-    if config.inference_encodings:
+        mode = inference_mode(encoder, config)
+        views, recalibration = None, None
+        if mode == "encoded":
+            views = encoder_test_epochs(encoder, test_images, public, config)
+        elif mode == "masked":
+            views = inference_view_epochs(encoder, test_images, pixels, config)
+            recalibration = inference_view_epochs(encoder, private, pixels, config)
+        return encoder_epochs(encoder, private, public, config), steps, views, recalibration
+    if config.inference in ("encoded", "masked"):
         raise ConfigError(f"{encoder.name} releases a fixed image set: its test images are not encoded (drop it)")
     logger.info(
         "utility: %s released %d rows from %d training images in %.1f s; training on that release every epoch",
@@ -314,7 +341,16 @@ def _encoded_epochs(
         len(private),
         time.perf_counter() - clock,
     )
-    return fixed_set_epochs(release, pixels, config), batches_per_epoch(len(release), config.batch_size), None
+    return fixed_set_epochs(release, pixels, config), batches_per_epoch(len(release), config.batch_size), None, None
+
+
+def inference_mode(encoder: Encoder | None, config: TrainConfig) -> str:
+    """``config.inference`` with ``auto`` resolved: masked for an encoder that masks signs, else clean."""
+    if encoder is None:
+        return "clean"
+    if config.inference == "auto":
+        return "masked" if encoder.masks_signs else "clean"
+    return config.inference
 
 
 def _pretrain(request: UtilityRequest, pixels: PixelSpace, checkpoints: Path, resume: bool) -> TrainResult:
@@ -324,7 +360,7 @@ def _pretrain(request: UtilityRequest, pixels: PixelSpace, checkpoints: Path, re
         request.train,
         epochs=request.pretrain_epochs or request.train.epochs,
         augment=default_augmentation(request.pretrain),
-        inference_encodings=0,
+        inference="clean",
     )
     images = load_all(request.pretrain, request.pretrain_rows, request.data_seed + 3)
     test_spec = default_test_source(request.pretrain)
@@ -348,6 +384,7 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
 
 
 __all__ = [
+    "DEFAULT_EPOCHS",
     "DEFAULT_PRIVATE",
     "RESULT_FILE",
     "VANILLA",
@@ -355,5 +392,6 @@ __all__ = [
     "UtilityResult",
     "default_augmentation",
     "default_test_source",
+    "epochs_for",
     "run_utility",
 ]

@@ -10,6 +10,8 @@ from abc import abstractmethod
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from instahide_bench.core.challenge import EncodedChallenge
 from instahide_bench.core.data.base import ImageSet
 from instahide_bench.core.errors import ConfigError
@@ -86,6 +88,21 @@ class Encoder(Plugin):
     def training_pixels(self) -> PixelSpace:
         """The pixel space training inputs live in (clean test images are mapped to it too)."""
         return get_pixel_space(str(getattr(self.config, "pixels", "[-1,1]")))
+
+    def inference_view(self, images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """How a single image (float, in :meth:`training_pixels`) looks to a model trained on this encoder.
+
+        Used at test time (``TrainConfig.inference = "masked"``): an encoder that flips signs at
+        random returns the image under a fresh random mask, one that does not returns it as it is.
+        A model trained on sign-masked encodings never sees an image with all its signs kept, so
+        it is tested on masked images, as a deployed client would encode its queries.
+        """
+        return images
+
+    @property
+    def masks_signs(self) -> bool:
+        """Whether the encoder multiplies its outputs by a random sign mask (InstaHide's)."""
+        return False
 
     def training_public(self, n: int) -> int:
         """How many public images :meth:`training_epoch` needs for ``n`` private images (0 inside-dataset)."""

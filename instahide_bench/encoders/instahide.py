@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
+
 from instahide_bench.core.challenge import EncodedChallenge
 from instahide_bench.core.data.base import ImageSet
 from instahide_bench.core.encoder import ENCODERS, Encoder
@@ -42,6 +44,17 @@ class InstaHideEncoder(Encoder):
 
     def training_public(self, n: int) -> int:
         return required_public(training_config(self.config, n))
+
+    @property
+    def masks_signs(self) -> bool:
+        return bool(self.config.mask)
+
+    def inference_view(self, images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The image under a fresh random sign mask (per pixel and channel), as the scheme masks encodings."""
+        if not self.config.mask:
+            return images
+        signs = rng.integers(0, 2, size=images.shape, dtype=np.int8) * 2 - 1
+        return (images * signs).astype(np.float32)
 
     def training_epoch(
         self, private: ImageSet, public: ImageSet | None = None, *, seed: int | None = None, batch_size: int = 128

@@ -215,3 +215,16 @@ def test_each_draw_order_matches_an_independent_generator(order: str) -> None:
     np.testing.assert_array_equal(encoded.labels, labels)
     np.testing.assert_allclose(encoded.encryption, encryption, atol=1e-6)
     assert encoded.params["draw_order"] == order
+
+
+def test_a_masking_encoder_shows_a_test_image_under_a_fresh_mask() -> None:
+    from instahide_bench.encoders import get_preset
+
+    masked, plain = get_preset("instahide-inside").build({}), get_preset("mixup").build({})
+    assert masked.masks_signs and not plain.masks_signs
+    images = np.random.default_rng(0).uniform(-2, 2, (4, 32, 32, 3)).astype(np.float32)
+    rng = np.random.default_rng(1)
+    first, second = masked.inference_view(images, rng), masked.inference_view(images, rng)
+    np.testing.assert_array_equal(np.abs(first), np.abs(images))
+    assert 0.4 < float(np.mean(np.sign(first) != np.sign(images))) < 0.6 and not np.array_equal(first, second)
+    np.testing.assert_array_equal(plain.inference_view(images, rng), images)

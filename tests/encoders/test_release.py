@@ -118,7 +118,7 @@ def test_utility_trains_on_the_fixed_release_every_epoch(tmp_path: Path) -> None
                 private="embedded",
                 test="embedded",
                 rows=TINY_N,
-                train=TrainConfig(epochs=1, inference_encodings=2, device="cpu"),
+                train=TrainConfig(epochs=1, inference="encoded", inference_encodings=2, device="cpu"),
                 overrides={"images_per_class": "2"},
                 baseline=False,
             ),

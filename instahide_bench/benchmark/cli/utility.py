@@ -31,7 +31,13 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--model", default=DEFAULT_MODEL, choices=sorted(MODEL_NAMES), help=f"classifier (default {DEFAULT_MODEL})"
     )
-    run.add_argument("--epochs", type=int, default=10, help="epochs, each a fresh encoding of every image (default 10)")
+    run.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="epochs, each a fresh encoding of every image (default: the encoder's T, one epoch per encryption; "
+        "10 without encoding)",
+    )
     run.add_argument("--pretrain", default=None, metavar="SOURCE", help="pretrain on this clean labelled set first")
     run.add_argument("--pretrain-epochs", type=int, default=None, help="epochs of pretraining (default: --epochs)")
     run.add_argument("--pretrain-rows", type=int, default=None, help="pretraining images (default all)")
@@ -43,7 +49,14 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "--augment", default=None, help="crop-flip, crop or none (default: crop for digits, else crop-flip)"
     )
     run.add_argument(
-        "--inference-encodings", type=int, default=0, metavar="K", help="average predictions over K test encodings"
+        "--inference",
+        choices=("auto", "clean", "encoded", "masked"),
+        default="auto",
+        help="how test images are shown: clean, encoded (the authors' mode), masked (alone under random sign "
+        "masks, BatchNorm recalibrated); auto (default): masked for an encoder that masks signs, else clean",
+    )
+    run.add_argument(
+        "--inference-encodings", type=int, default=8, metavar="K", help="encoded/masked: views averaged (default 8)"
     )
     run.add_argument("--seed", type=int, default=0, help="model, augmentation and order seed (default 0)")
     run.add_argument("--data-seed", type=int, default=0, help="which images --rows picks (default 0)")
@@ -61,22 +74,24 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_utility_command(args: argparse.Namespace) -> int:
-    from instahide_bench.benchmark.utility import UtilityRequest, default_augmentation, run_utility
+    from instahide_bench.benchmark.utility import UtilityRequest, default_augmentation, epochs_for, run_utility
     from instahide_bench.core.training import TrainConfig
 
+    overrides = parse_assignments(args.overrides)
     config = TrainConfig(
         model=args.model,
-        epochs=args.epochs,
+        epochs=args.epochs if args.epochs is not None else epochs_for(args.encoder, overrides),
         batch_size=args.batch_size,
         lr=args.lr,
         augment=args.augment or default_augmentation(args.private),
         seed=args.seed,
         device=args.device,
+        inference=args.inference,
         inference_encodings=args.inference_encodings,
     )
     request = UtilityRequest(
         encoder=args.encoder,
-        overrides=parse_assignments(args.overrides),
+        overrides=overrides,
         private=args.private,
         test=args.test,
         public=args.public,

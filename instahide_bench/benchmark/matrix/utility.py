@@ -7,7 +7,7 @@ asks for it::
     private = "mnist5k"          # labelled training set (its test split is the test set)
     rows = 600                   # training images (default: all)
     test_rows = 300
-    epochs = 2                   # each variant trains min(epochs, T) epochs: one per encryption
+    epochs = 2                   # optional cap: each variant trains its T epochs (one per encryption), at most this
     encoders = ["mixup"]         # variant labels (default: every variant)
     reference = true             # also train without encoding (vanilla); false saves a run in CI
 
@@ -27,7 +27,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from instahide_bench.benchmark.matrix.spec import MatrixSpec, base_label
-from instahide_bench.benchmark.utility import VANILLA, UtilityRequest, default_augmentation, run_utility
+from instahide_bench.benchmark.utility import (
+    DEFAULT_EPOCHS,
+    VANILLA,
+    UtilityRequest,
+    default_augmentation,
+    epochs_for,
+    run_utility,
+)
 from instahide_bench.core.errors import ConfigError, InputFileError, InstaHideBenchError
 from instahide_bench.core.io import read_json, write_json_atomic
 from instahide_bench.core.training import DEFAULT_MODEL, TrainConfig
@@ -59,7 +66,7 @@ class UtilitySpec:
     public: str | None = None
     rows: int | None = None
     test_rows: int | None = None
-    epochs: int = 10
+    epochs: int | None = None
     model: str = DEFAULT_MODEL
     batch_size: int = 128
     seed: int = 0
@@ -106,7 +113,7 @@ def utility_spec_from_dict(document: dict[str, Any], path: str | os.PathLike[str
             public=None if table.get("public") is None else str(table["public"]),
             rows=None if table.get("rows") is None else int(table["rows"]),
             test_rows=None if table.get("test_rows") is None else int(table["test_rows"]),
-            epochs=int(table.get("epochs", 10)),
+            epochs=None if table.get("epochs") is None else int(table["epochs"]),
             model=str(table.get("model", DEFAULT_MODEL)),
             batch_size=int(table.get("batch_size", 128)),
             seed=int(table.get("seed", 0)),
@@ -128,14 +135,12 @@ def _boolean(value: Any) -> bool:
     raise ValueError(f"reference must be true or false, not {value!r}")
 
 
-def _epochs(preset: str, overrides: dict[str, Any], budget: int) -> int:
-    """``budget``, or fewer for an encoder that encrypts each image only T < budget times."""
-    if preset == VANILLA:
-        return budget
-    from instahide_bench.encoders.presets import get_preset
-
-    encryptions = getattr(get_preset(preset).build(overrides).config, "T", None)
-    return min(budget, encryptions) if isinstance(encryptions, int) else budget
+def _epochs_or_none(preset: str, overrides: dict[str, Any], cap: int | None) -> int | None:
+    """:func:`epochs_for`, or None for a variant that cannot be built (its row reports why)."""
+    try:
+        return epochs_for(preset, overrides, cap)
+    except InstaHideBenchError:
+        return None
 
 
 def _slug(text: str) -> str:
@@ -165,10 +170,12 @@ def run_matrix_utility(
         raise ConfigError(f"[utility] names unknown encoder variant(s): {', '.join(unknown)}")
     rows: list[UtilityRow] = []
     reference: float | None = None
+    encoded = [e for label, p, o in variants if label != VANILLA and (e := _epochs_or_none(p, o, utility.epochs))]
     for label, preset, overrides in variants:
-        epochs = utility.epochs
+        # each variant trains its own T epochs; the reference as long as the longest of them
+        epochs = utility.epochs or DEFAULT_EPOCHS
         try:
-            epochs = _epochs(preset, overrides, utility.epochs)
+            epochs = max(encoded, default=epochs) if label == VANILLA else epochs_for(preset, overrides, utility.epochs)
             config = TrainConfig(
                 model=utility.model,
                 epochs=epochs,

@@ -16,14 +16,14 @@ import numpy as np
 from instahide_bench.core.data.base import ImageSet
 from instahide_bench.core.pixels import PixelSpace
 from instahide_bench.core.training.augment import augment_images, augment_set
-from instahide_bench.core.training.batches import TrainingBatch, clean_epoch
+from instahide_bench.core.training.batches import TrainingBatch, clean_epoch, one_hot
 from instahide_bench.core.training.loop import EpochSource, TrainConfig, epoch_seed
 
 if TYPE_CHECKING:
     from instahide_bench.core.encoder import Encoder
 
 # Independent random streams of one epoch.
-_AUGMENT, _ORDER, _ENCODER, _TEST_ENCODER = 1, 2, 3, 4
+_AUGMENT, _ORDER, _ENCODER, _TEST_ENCODER, _INFERENCE_VIEW = 1, 2, 3, 4, 6
 
 
 def batches_per_epoch(rows: int, batch_size: int) -> int:
@@ -66,6 +66,24 @@ def encoder_test_epochs(encoder: Encoder, test: ImageSet, public: ImageSet | Non
     return epoch
 
 
+def inference_view_epochs(encoder: Encoder, images: ImageSet, pixels: PixelSpace, config: TrainConfig) -> EpochSource:
+    """Each image alone as a model trained on ``encoder`` sees it (under a fresh random mask per call).
+
+    Epoch ``k`` of the test set gives the k-th of the averaged views (``inference = "masked"``);
+    of the training images, the views that recalibrate BatchNorm's statistics. One-hot targets.
+    """
+    num_classes = len(images.class_names)
+
+    def epoch(number: int) -> Iterator[TrainingBatch]:
+        rng = np.random.default_rng(epoch_seed(config.seed, number, _INFERENCE_VIEW))
+        for start in range(0, len(images), config.batch_size):
+            rows = np.arange(start, min(start + config.batch_size, len(images)))
+            view = encoder.inference_view(pixels.from_uint8(images.images[rows]), rng)
+            yield TrainingBatch(np.ascontiguousarray(view, np.float32), one_hot(images.labels[rows], num_classes), rows)
+
+    return epoch
+
+
 def fixed_set_epochs(rows: TrainingBatch, pixels: PixelSpace, config: TrainConfig) -> EpochSource:
     """A fixed set of float rows (a published release, e.g. encryptions with their soft labels) trained
     on every epoch: augmented and reshuffled like clean images, never re-encoded.
@@ -89,4 +107,11 @@ def fixed_set_epochs(rows: TrainingBatch, pixels: PixelSpace, config: TrainConfi
     return epoch
 
 
-__all__ = ["batches_per_epoch", "clean_epochs", "encoder_epochs", "encoder_test_epochs", "fixed_set_epochs"]
+__all__ = [
+    "batches_per_epoch",
+    "clean_epochs",
+    "encoder_epochs",
+    "encoder_test_epochs",
+    "fixed_set_epochs",
+    "inference_view_epochs",
+]

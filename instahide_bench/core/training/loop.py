@@ -4,8 +4,10 @@ The loop is fed one epoch at a time by an :data:`EpochSource` (an encoder's trai
 or clean images for the baseline) and knows nothing about encodings. It follows the authors'
 InstaHide training code: cross-entropy against soft targets, SGD with momentum and weight
 decay, the learning rate divided by 10 at half and at three quarters of the epochs (their 100
-and 150 of 200), test accuracy on clean images. Optionally (``inference_encodings = K``) the
-prediction for a test image is the average over K fresh encodings of it, their inference mode.
+and 150 of 200), test accuracy. A test image is shown clean, encoded (the
+authors' inference mode: the prediction is the average over K fresh encodings of it) or masked
+(alone under K random sign masks, BatchNorm's statistics recalibrated on masked training
+images): a model trained on sign-masked encodings fails on clean images (docs/utility.md).
 
 Every epoch ends with a checkpoint (model, optimiser, history) written atomically; ``resume``
 continues from it. All randomness of epoch ``e`` is derived from ``(seed, e)``, so a resumed run
@@ -18,9 +20,10 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable
+from copy import deepcopy
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -34,6 +37,7 @@ from instahide_bench.core.progress import progress
 from instahide_bench.core.training.augment import AUGMENTATIONS
 from instahide_bench.core.training.batches import TrainingBatch
 from instahide_bench.core.training.models import DEFAULT_MODEL, MODELS, build_model, pick_device
+from instahide_bench.core.training.prefetch import prefetched
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +63,13 @@ class TrainConfig:
     augment: str = param("crop-flip", "augmentation before mixing: " + ", ".join(AUGMENTATIONS))
     seed: int = param(0, "model initialisation, augmentation, batch order and seeded encoders")
     device: str = param("auto", "auto (a GPU when present), cpu, cuda, cuda:1, ...")
-    inference_encodings: int = param(0, "0: test on clean images; K: average predictions over K encodings")
+    inference: Literal["auto", "clean", "encoded", "masked"] = param(
+        "auto",
+        "how a test image is shown: clean; encoded (the authors' mode: mixed with other test images); masked "
+        "(alone under a random sign mask, BatchNorm recalibrated on masked training images); auto: masked for "
+        "an encoder that masks signs, else clean",
+    )
+    inference_encodings: int = param(8, "encoded / masked inference: predictions averaged over K views")
 
     def validate(self) -> None:
         if self.model not in MODELS:
@@ -70,8 +80,10 @@ class TrainConfig:
             raise ConfigError("need lr > 0, 0 <= momentum < 1, weight_decay >= 0 and 0 < lr_gamma <= 1")
         if self.augment not in AUGMENTATIONS:
             raise ConfigError(f"unknown augmentation {self.augment!r}; known: {', '.join(AUGMENTATIONS)}")
-        if self.inference_encodings < 0:
-            raise ConfigError(f"inference_encodings must be >= 0, got {self.inference_encodings}")
+        if self.inference_encodings < 1:
+            raise ConfigError(f"inference_encodings must be >= 1, got {self.inference_encodings}")
+        if self.inference not in ("auto", "clean", "encoded", "masked"):
+            raise ConfigError(f"inference must be auto, clean, encoded or masked, got {self.inference!r}")
 
     def lr_at(self, epoch: int) -> float:
         """The step-decayed learning rate of ``epoch`` (0-based)."""
@@ -173,6 +185,27 @@ def evaluate(
     return float(np.mean(probabilities.argmax(axis=1) == test.labels))
 
 
+def recalibrated(model: nn.Module, batches: Iterable[TrainingBatch], device: torch.device) -> nn.Module:
+    """A copy of ``model`` whose BatchNorm running statistics are the plain averages over ``batches``.
+
+    A model trained on masked mixtures keeps statistics of masked mixtures; a masked single image
+    has about three times their energy (sum of squared coefficients), and eval-mode BatchNorm then
+    misreads it. The client recomputes the statistics on its own training images, masked as the
+    test images are (no labels, no gradient step).
+    """
+    copy = deepcopy(model)
+    for module in copy.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.reset_running_stats()
+            module.momentum = None  # a cumulative average over the batches
+    copy.train()
+    with torch.no_grad():
+        for batch in batches:
+            copy(to_tensor(batch.inputs, device))
+    copy.eval()
+    return copy
+
+
 def _checkpoint_payload(
     config: TrainConfig,
     fingerprint: dict[str, Any],
@@ -227,6 +260,7 @@ def train(
     fingerprint: dict[str, Any] | None = None,
     initial_state: dict[str, torch.Tensor] | None = None,
     test_encodings: EpochSource | None = None,
+    recalibration: EpochSource | None = None,
     label: str = "train",
 ) -> TrainResult:
     """Train a fresh model for ``config.epochs`` epochs; evaluate on ``test`` after each.
@@ -253,7 +287,11 @@ def train(
         Weights to start from (pretraining); entries whose shapes differ (the classifier of
         another class count) keep their fresh initialisation.
     test_encodings : EpochSource, optional
-        With ``config.inference_encodings = K``: encodings of the test set, called with 0..K-1.
+        Views of the test set (encodings, or masked images) called with 0..K-1 (K =
+        ``config.inference_encodings``), whose predictions are averaged; None tests on clean images.
+    recalibration : EpochSource, optional
+        Training images as the test views show them: before each evaluation, a copy of the model
+        has its BatchNorm statistics recomputed on epoch 0 of these (no labels, no gradients).
     label : str
         Name of the run in logs and progress bars.
     """
@@ -283,8 +321,6 @@ def train(
         logger.info("%s: resumed after epoch %d of %d from %s", label, start, config.epochs, checkpoint)
         if start > config.epochs:
             raise InputFileError(checkpoint, f"holds {start} epochs, more than the {config.epochs} asked for")
-    if config.inference_encodings and test_encodings is None:
-        raise ConfigError("inference_encodings needs encodings of the test set (this run has no encoder)")
 
     for epoch in range(start, config.epochs):
         lr = config.lr_at(epoch)
@@ -294,7 +330,7 @@ def train(
         clock = time.perf_counter()
         total_loss, correct, images = 0.0, 0, 0
         batches = progress(
-            epoch_batches(epoch),
+            prefetched(epoch_batches(epoch)),
             desc=f"{label} epoch {epoch + 1}/{config.epochs}",
             total=batches_per_epoch,
             unit="batch",
@@ -316,9 +352,10 @@ def train(
             raise ConfigError(f"{label}: epoch {epoch + 1} gave no training rows")
         clock = time.perf_counter()
         encodings = None
-        if config.inference_encodings and test_encodings is not None:
+        if test_encodings is not None:
             encodings = (test_encodings(k) for k in range(config.inference_encodings))
-        accuracy = evaluate(model, test, device, encodings)
+        judged = model if recalibration is None else recalibrated(model, recalibration(0), device)
+        accuracy = evaluate(judged, test, device, encodings)
         record = EpochRecord(
             epoch=epoch + 1,
             loss=total_loss / images,
@@ -358,6 +395,7 @@ __all__ = [
     "epoch_seed",
     "evaluate",
     "load_checkpoint",
+    "recalibrated",
     "save_checkpoint",
     "soft_cross_entropy",
     "train",

@@ -113,3 +113,34 @@ def _cli(*args: str) -> list[str]:
 def _cli_json(*args: str) -> dict:
     done = subprocess.run(_cli(*args, "--json"), check=True, capture_output=True, text=True)
     return json.loads(done.stdout)
+
+
+def test_epochs_follow_t_and_masked_encoders_are_tested_masked(tmp_path: Path, capsys) -> None:
+    """No --epochs: one epoch per encryption (T); an encoder that masks signs is tested on masked images."""
+    masked = _run(
+        capsys, "--encoder", "instahide-inside", "--set", "T=2", "--no-baseline", "--out", str(tmp_path / "a")
+    )
+    assert masked["epochs"] == 2 and masked["inference"] == "masked"
+    plain = _run(capsys, "--encoder", "mixup", "--set", "T=1", "--no-baseline", "--out", str(tmp_path / "b"))
+    assert plain["epochs"] == 1 and plain["inference"] == "clean"
+    clean = _run(
+        capsys,
+        "--encoder",
+        "instahide-inside",
+        "--set",
+        "T=1",
+        "--inference",
+        "clean",
+        "--no-baseline",
+        "--out",
+        str(tmp_path / "c"),
+    )
+    assert clean["inference"] == "clean"
+
+
+def test_epochs_for_reads_the_encoders_t() -> None:
+    from instahide_bench.benchmark.utility import DEFAULT_EPOCHS, epochs_for
+
+    assert epochs_for("instahide-hardened") == 10 and epochs_for("instahide-inside", {"T": 7}) == 7
+    assert epochs_for("instahide-inside", {"T": 7}, cap=3) == 3 and epochs_for("vanilla") == DEFAULT_EPOCHS
+    assert epochs_for("random-subset", cap=4) == 4

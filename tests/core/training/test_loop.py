@@ -123,3 +123,30 @@ def test_inference_mode_averages_predictions_over_encodings_of_each_test_image()
     # rows come in any order; ``primary`` says whose encoding each row is. Two of three agree on every image.
     encodings = [encoding([2, 0, 1], [2, 0, 1]), encoding([0, 1, 0], [0, 1, 2]), encoding([2, 1, 0], [2, 1, 0])]
     assert evaluate(_ReadsTheClass(), test, torch.device("cpu"), encodings) == 1.0
+
+
+def test_recalibration_recomputes_batchnorm_statistics_on_a_copy() -> None:
+    from instahide_bench.core.training.loop import recalibrated
+    from instahide_bench.core.training.models import build_model
+
+    model = build_model("small-cnn", 3, torch.Generator().manual_seed(0))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = np.random.default_rng(0)
+    batches = [
+        TrainingBatch(
+            rng.normal(2.0, 3.0, (16, 32, 32, 3)).astype(np.float32), np.zeros((16, 3), np.float32), np.arange(16)
+        )
+        for _ in range(2)
+    ]
+    copy = recalibrated(model, batches, torch.device("cpu"))
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()), "the model itself is untouched"
+    first = copy.features[1]
+    assert not copy.training and int(first.num_batches_tracked) == 2
+    conv = torch.nn.functional.conv2d(
+        torch.from_numpy(np.concatenate([b.inputs for b in batches])).permute(0, 3, 1, 2),
+        copy.features[0].weight,
+        padding=1,
+    )
+    np.testing.assert_allclose(
+        first.running_mean.numpy(), conv.mean(dim=(0, 2, 3)).detach().numpy(), rtol=1e-4, atol=1e-5
+    )
