@@ -96,9 +96,10 @@ def _caches() -> list[Path]:
 
 def check_writable(paths: Sequence[Path], exclude: Sequence[Path]) -> list[str]:
     """``paths`` resolved (and created), refusing any inside an excluded directory or containing one."""
+    from instahide_bench.core.challenge import refuse_inside_challenge
+
     resolved = []
-    for path in paths:
-        Path(path).mkdir(parents=True, exist_ok=True)
+    for path in paths:  # every check before the first directory is made
         real = Path(path).resolve()
         for root in exclude:
             if is_inside(real, root):
@@ -107,8 +108,11 @@ def check_writable(paths: Sequence[Path], exclude: Sequence[Path]) -> list[str]:
                 raise InstaHideBenchError(
                     f"the challenge directory {root} lies inside {path}, which the attack may write; move it"
                 )
-        resolved.append(str(real))
-    return resolved
+        refuse_inside_challenge(real, "an attack's output")
+        resolved.append(real)
+    for real in resolved:
+        real.mkdir(parents=True, exist_ok=True)
+    return [str(real) for real in resolved]
 
 
 def _plan(confinement: Confinement, scratch: Path, argv: list[str]) -> sandbox.SandboxPlan:

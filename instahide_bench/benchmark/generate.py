@@ -123,6 +123,30 @@ def _add_membership(
     return dataclasses.replace(encoded, membership=chosen, key=key)
 
 
+def check_original_layout(preset: str, overrides: dict[str, Any]) -> None:
+    """Refuse ``--original-layout`` for a preset whose files a reader would misread.
+
+    A bare ``encryption.npy`` + ``label.npy`` folder says nothing of its parameters; readers
+    assume the 2020 release's (``core/release2020.py``). A preset that differs in any of them
+    (pixels in [0, 1], k = 4, no mask, ...) would be read back wrongly and scored wrongly (a
+    perfect decryption of an ``instahide-inside`` set scored Min_L2 0.29), so it is refused.
+    """
+    from instahide_bench.core.release2020 import assumed_release_params
+
+    config = getattr(get_preset(preset).build(overrides), "config", None)
+    public_params = getattr(config, "public_params", None)
+    if public_params is None:
+        raise ConfigError(f"--original-layout writes the 2020 release's files, which {preset!r} does not produce")
+    params = public_params()
+    assumed = assumed_release_params(int(params["num_rows"]))
+    differ = [f"{k}={params.get(k)} (read as {v})" for k, v in assumed.items() if params.get(k) != v]
+    if differ:
+        raise ConfigError(
+            "--original-layout: a folder without challenge.json is read with the 2020 release's parameters, "
+            f"and {preset} differs in {', '.join(differ)}; drop --original-layout"
+        )
+
+
 def generate(
     preset: str,
     out_dir: str | os.PathLike[str],
@@ -143,6 +167,8 @@ def generate(
     An existing ``out_dir`` is refused before any work (unless ``overwrite``).
     """
     check_output_dir(out_dir, overwrite)
+    if original_layout:
+        check_original_layout(preset, overrides or {})
     if gradients is not None:
         if membership is not None:
             raise ConfigError("a gradient challenge takes no membership candidates")

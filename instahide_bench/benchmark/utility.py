@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from instahide_bench.core.challenge import refuse_inside_challenge
 from instahide_bench.core.config import config_to_dict
 from instahide_bench.core.data import parse_source
 from instahide_bench.core.data.base import ImageSet
@@ -84,6 +85,8 @@ def epochs_for(encoder: str, overrides: dict[str, Any] | None = None, cap: int |
 def default_test_source(private: str) -> str:
     """The test split that belongs to a training source: ``mnist5k`` -> ``mnist5k?split=test``, same for cifar10.
 
+    Other options carry over: ``mnist5k?classes=5-9`` is tested on ``mnist5k?split=test&classes=5-9``.
+
     Raises
     ------
     ConfigError
@@ -92,12 +95,15 @@ def default_test_source(private: str) -> str:
     kind, sep, rest = private.partition(":")
     base, _, query = (rest if sep else kind).partition("?")
     kind = kind.partition("?")[0].strip().lower()
-    if query not in ("", "split=train"):
+    options = [item for item in query.split("&") if item]
+    if any(item.startswith("split=") and item != "split=train" for item in options):
         raise ConfigError(f"{private!r} is not a training split; give the test set with --test")
+    # Other options (classes=5-9) select the same way in the test split.
+    kept = "".join(f"&{item}" for item in options if not item.startswith("split="))
     if kind == "mnist5k":
-        return "mnist5k?split=test"
+        return f"mnist5k?split=test{kept}"
     if kind == "cifar10" and base:
-        return f"cifar10:{base}?split=test"
+        return f"cifar10:{base}?split=test{kept}"
     raise ConfigError(f"the source {private!r} has no known test split; give one with --test SOURCE")
 
 
@@ -196,6 +202,7 @@ def _encoder(request: UtilityRequest) -> tuple[Encoder | None, str | None, Pixel
 def run_utility(request: UtilityRequest, out_dir: str | os.PathLike[str], *, resume: bool = False) -> UtilityResult:
     """Train on the encoder's output (and, unless disabled, the clean baseline); write OUT/utility.json."""
     out = Path(out_dir)
+    refuse_inside_challenge(out, "a utility run's output")
     checkpoints = out / "checkpoints"
     config = request.train
     config.validate()

@@ -44,9 +44,26 @@ def code_spans(text: str) -> Markup:
     return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text)))
 
 
+#: What an entry's text may not carry into a Markdown view: raw HTML (a renderer passes it
+#: through), a table's pipe, line breaks; link and image syntax is broken up below.
+_MD_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "\n": " ", "\r": " "})
+
+
 def md_cell(text: str) -> str:
-    """``text`` fit for one cell of a Markdown table (pipes escaped, one line)."""
-    return text.replace("|", "\\|").replace("\n", " ")
+    """``text`` fit for one cell of a Markdown table: one line, shown as the text it is, never as markup.
+
+    ``](`` (a link's or image's target; an image loads a remote address) loses its meaning;
+    other brackets stay as they are, so intervals such as ``[0.48, 0.53]`` read as written.
+    """
+    return str(text).translate(_MD_ESCAPES).replace("](", "\\](")
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV view's cell: text that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``) gets a
+    leading apostrophe; numbers and other values pass unchanged."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 @functools.cache
@@ -76,4 +93,4 @@ def render(template: str, **context: Any) -> str:
     return environment().get_template(template).render(**context)
 
 
-__all__ = ["code_spans", "environment", "escape_html", "md_cell", "render"]
+__all__ = ["code_spans", "csv_cell", "environment", "escape_html", "md_cell", "render"]

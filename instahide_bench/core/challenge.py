@@ -536,7 +536,7 @@ def write_challenge(
             from instahide_bench.core.membership import write_membership_files
 
             files.update(write_membership_files(staging, encoded.membership, staging / KEY_DIR))
-        _write_key(staging / KEY_DIR, encoded.key)
+        _write_key(staging / KEY_DIR, encoded.key, files)
         if original_layout:
             challenge_id = f"original-{files[ENCRYPTION_FILE][:10]}"  # what the reader will call it
         else:
@@ -549,12 +549,63 @@ def write_challenge(
     return out_dir
 
 
+def is_challenge_dir(path: Path) -> bool:
+    """Whether ``path`` holds a challenge this suite wrote (or an original-layout one): its marker files."""
+    return (path / META_FILE).is_file() or (path / KEY_DIR / "key.json").is_file()
+
+
+def enclosing_challenge(path: str | os.PathLike[str]) -> Path | None:
+    """The challenge directory ``path`` is (or lies inside), symlinks resolved; None when there is none."""
+    real = Path(path).resolve()
+    for folder in (real, *real.parents):
+        if folder.is_dir() and is_challenge_dir(folder):
+            return folder
+    return None
+
+
+def refuse_inside_challenge(path: str | os.PathLike[str], what: str) -> None:
+    """Refuse an output ``path`` inside a challenge (its public files or key), before anything is written."""
+    challenge = enclosing_challenge(path)
+    if challenge is not None:
+        raise InputFileError(path, f"{what} may not be written inside the challenge {challenge}; choose another place")
+
+
+def check_output_file(
+    path: str | os.PathLike[str], what: str, inputs: tuple[str | os.PathLike[str] | None, ...] = ()
+) -> None:
+    """Refuse an output file that would land on an input: inside a challenge (its key, its public
+    files), on one of ``inputs`` (the submission being scored), or on a directory. Cheap: call it
+    before any work."""
+    refuse_inside_challenge(path, what)
+    real = Path(path).resolve()
+    for source in inputs:
+        if source is not None and Path(source).resolve() == real:
+            raise InputFileError(path, f"{what} would overwrite the input {source}; choose another file")
+    if real.is_dir():
+        raise InputFileError(path, f"is a directory; {what} is a file")
+
+
 def check_output_dir(out_dir: str | os.PathLike[str], overwrite: bool) -> None:
-    """Refuse to write a challenge over a non-empty ``out_dir`` unless ``overwrite``; cheap, so callers
-    check it before any encoding work."""
+    """Refuse a challenge's ``out_dir`` that would replace something it should not; cheap, so callers
+    check it before any encoding work.
+
+    A non-empty ``out_dir`` is refused unless ``overwrite``, and even then unless it is a challenge
+    itself (``--overwrite`` replaces what the suite wrote, never a folder of other things); a
+    folder inside another challenge (``C/key``, ``C/key/sub``) is refused always.
+    """
     out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not overwrite:
-        raise InputFileError(out_dir, "already exists and is not empty (pass --overwrite to replace it)")
+    parent = enclosing_challenge(out_dir.parent)
+    if parent is not None:
+        raise InputFileError(out_dir, f"lies inside the challenge {parent}; a challenge may not be written there")
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        if not overwrite:
+            raise InputFileError(out_dir, "already exists and is not empty (pass --overwrite to replace it)")
+        if not out_dir.is_dir() or out_dir.is_symlink() or not is_challenge_dir(out_dir):
+            raise InputFileError(
+                out_dir,
+                "is not a challenge this suite wrote (no challenge.json or key/key.json); "
+                "--overwrite replaces only those",
+            )
 
 
 def _write_gradient_release(staging: Path, encoded: EncodedChallenge) -> tuple[dict[str, str], str]:
@@ -582,7 +633,8 @@ def _replace_dir(staging: Path, target: Path) -> None:
         os.replace(staging, target)
 
 
-def _write_key(key_dir: Path, key: ChallengeKey) -> None:
+def _write_key(key_dir: Path, key: ChallengeKey, public_files: dict[str, str]) -> None:
+    """The key's files, and key.json: their sha256 and those of the public files the key belongs to."""
     key_dir.mkdir(parents=True, exist_ok=True)
     save_npy_atomic(key_dir / "private.npy", key.private.astype(np.float32, copy=False))
     save_npz_atomic(
@@ -601,7 +653,10 @@ def _write_key(key_dir: Path, key: ChallengeKey) -> None:
     if key.init_index is not None:
         save_npy_atomic(key_dir / INIT_INDEX_FILE, key.init_index.astype(np.int64, copy=False))
     files = {p.name: sha256_file(p) for p in sorted(key_dir.iterdir()) if p.suffix in {".npy", ".npz"}}
-    write_json_atomic(key_dir / "key.json", {"seed": key.seed, "provenance": key.provenance, "files": files})
+    write_json_atomic(
+        key_dir / "key.json",
+        {"seed": key.seed, "provenance": key.provenance, "files": files, "public_files": dict(public_files)},
+    )
 
 
 # --------------------------------------------------------------------------------------- reading
@@ -755,6 +810,46 @@ def _load_gradient_challenge(directory: Path, meta: ChallengeMeta) -> PublicChal
     return PublicChallenge(meta, empty, labels, directory, gradients=release)
 
 
+def _digests(key_json: dict[str, Any], field_name: str, path: Path) -> dict[str, str]:
+    """key.json's ``field_name``: plain file names (no path) mapped to sha256 hex strings."""
+    value = key_json.get(field_name, {})
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise InputFileError(path, f"'{field_name}' must map file names to sha256 strings")
+    for name in value:
+        if not name or name != Path(name).name or name in (".", ".."):
+            raise InputFileError(path, f"'{field_name}' names {name[:80]!r}, which is not a file name in its folder")
+    return dict(value)
+
+
+def _check_key_belongs(directory: Path, key_json: dict[str, Any]) -> None:
+    """Refuse a key whose recorded public files are not this challenge's: a key copied from another
+    challenge with as many rows would otherwise score that challenge's decryption.
+
+    challenge.json's digests (verified against the files when the challenge is loaded) are
+    compared when present; an original-layout folder's files are hashed. Keys written before
+    the binding existed (no ``public_files``) are accepted as they are.
+    """
+    recorded = _digests(key_json, "public_files", directory / KEY_DIR / "key.json")
+    if not recorded:
+        return
+    meta_path = directory / META_FILE
+    published: dict[str, str] = {}
+    if meta_path.is_file():
+        meta = read_json(meta_path)
+        files = meta.get("files", {}) if isinstance(meta, dict) else {}
+        published = {k: v for k, v in files.items() if isinstance(v, str)} if isinstance(files, dict) else {}
+    for name, digest in recorded.items():
+        actual = published.get(name)
+        if actual is None and (directory / name).is_file():
+            actual = sha256_file(directory / name)
+        if actual != digest:
+            raise InputFileError(
+                directory / KEY_DIR / "key.json",
+                f"this key belongs to another challenge: its {name} has sha256 {digest[:16]}..., "
+                f"{directory / name} has {'no such file' if actual is None else actual[:16] + '...'}",
+            )
+
+
 def has_key(directory: str | os.PathLike[str]) -> bool:
     return (Path(directory) / KEY_DIR / "private.npy").is_file()
 
@@ -766,9 +861,12 @@ def load_key(directory: str | os.PathLike[str], num_rows: int | None = None) -> 
     if not key_dir.is_dir():
         raise InputFileError(key_dir, "no key directory: this challenge cannot be scored here")
     key_json = read_json(key_dir / "key.json") if (key_dir / "key.json").exists() else {}
-    for name, digest in dict(key_json.get("files", {})).items():
-        if (key_dir / name).exists() and sha256_file(key_dir / name) != digest:
+    if not isinstance(key_json, dict):
+        raise InputFileError(key_dir / "key.json", "must be a JSON object")
+    for name, digest in _digests(key_json, "files", key_dir / "key.json").items():
+        if (key_dir / name).is_file() and sha256_file(key_dir / name) != digest:
             raise InputFileError(key_dir / name, "sha256 mismatch with key.json (modified or corrupted)")
+    _check_key_belongs(directory, key_json)
     private = load_npy(key_dir / "private.npy")
     arrays = load_npz(key_dir / "assignment.npz")
     needed = ("private_index", "private_labels", "coefficients", "public_index", "epoch")

@@ -14,6 +14,8 @@ from instahide_bench.core.errors import InputFileError
 #: Height, width, channels of every image (NHWC).
 IMAGE_SHAPE: tuple[int, int, int] = (32, 32, 3)
 #: The same image channel-first, as torch stores it.
+#: Values per image (pixels x channels).
+IMAGE_VALUES: int = IMAGE_SHAPE[0] * IMAGE_SHAPE[1] * IMAGE_SHAPE[2]
 IMAGE_SHAPE_NCHW: tuple[int, int, int] = (IMAGE_SHAPE[2], IMAGE_SHAPE[0], IMAGE_SHAPE[1])
 
 
@@ -43,4 +45,4 @@ def check_image_shape(
         raise InputFileError(path, f"shape {shape}, expected {expected} (NHWC)")
 
 
-__all__ = ["IMAGE_SHAPE", "IMAGE_SHAPE_NCHW", "check_image_shape"]
+__all__ = ["IMAGE_SHAPE", "IMAGE_SHAPE_NCHW", "IMAGE_VALUES", "check_image_shape"]

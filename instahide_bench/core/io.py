@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import secrets
 import tomllib
@@ -41,7 +42,7 @@ class NpyHeader:
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+        return math.prod(int(d) for d in self.shape) * self.dtype.itemsize  # exact: no int64 overflow
 
 
 def read_npy_header(path: str | os.PathLike[str]) -> NpyHeader:
@@ -215,15 +216,45 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
 
 
+#: The largest JSON document the suite reads (its own are kilobytes; a leaderboard entry, a spec).
+MAX_JSON_BYTES = 64 * 2**20
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} does not fit a float (the suite writes finite numbers only)")
+    return value
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number this suite writes (JSON has no NaN or Infinity)")
+
+
 def read_json(path: str | os.PathLike[str]) -> Any:
-    """Read a JSON file, reporting problems with the file's name."""
+    """Read a JSON file the suite wrote (or a user edited), refusing what it never writes.
+
+    A file over :data:`MAX_JSON_BYTES`, something other than a regular file (``/dev/zero``),
+    NaN, Infinity, numbers that overflow a float (``1e400``) and nesting deeper than Python's
+    parser takes all end in an :class:`InputFileError` naming the file, before any caller sees
+    the value.
+    """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise InputFileError(path, "file not found")
+    if not path.is_file():
+        raise InputFileError(path, "not a regular file")
+    size = path.stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise InputFileError(path, f"{size:,} bytes; a JSON file here is at most {MAX_JSON_BYTES:,}")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"), parse_float=_finite_float, parse_constant=_no_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputFileError(path, f"not valid JSON ({exc})") from None
+    except ValueError as exc:
+        raise InputFileError(path, f"not valid here: {exc}") from None
+    except RecursionError:
+        raise InputFileError(path, "nested too deeply to be a file this suite reads") from None
 
 
 def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -169,7 +169,12 @@ def test_secure_rng_refuses_a_seed() -> None:
     ("override", "message"),
     [
         ({"k": 1}, "k must be at least 2"),
-        ({"upper": 0.1}, "unsatisfiable"),
+        ({"upper": 0.1}, "no coefficient row can satisfy upper <= 1/k"),
+        ({"upper": 1 / 6, "k": 6}, "no coefficient row can satisfy"),  # k * upper == 1: hung before
+        ({"dom": 1.0}, "which a draw never gives"),
+        ({"dom": 0.9, "upper": 0.4}, "never sum to dom"),
+        ({"k": 1000}, "rejection sampling would not finish"),
+        ({"T": 10**9}, "GiB for its arrays alone"),
         ({"pool_size": 3}, "pool_size"),
         ({"pixels": "[0,255]"}, "unknown pixels"),
         ({"private_slots": 7}, "private_slots"),

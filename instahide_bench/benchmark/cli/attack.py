@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from instahide_bench.benchmark.cli._options import add_set_option
+from instahide_bench.benchmark.cli._options import POSITIVE, SEED, add_set_option
 from instahide_bench.core.config import parse_assignments
 
 
@@ -35,14 +35,14 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "--name", dest="entry_name", default=None, help="leaderboard entry name (default: the attack's name)"
     )
     run.add_argument("--device", default="auto", help="torch device: auto (cuda when present), cpu, cuda, cuda:N")
-    run.add_argument("--seed", type=int, default=0, help="the attack's own seed (training, sampling)")
+    run.add_argument("--seed", type=SEED, default=0, help="the attack's own seed (training, sampling)")
     run.add_argument("--resume", action="store_true", help="reuse the attack's cached stages in OUT/work")
     run.add_argument(
-        "--time-limit", type=float, default=None, metavar="SECONDS", help="stop the attack after this long"
+        "--time-limit", type=POSITIVE, default=None, metavar="SECONDS", help="stop the attack after this long"
     )
     run.add_argument(
         "--memory-limit",
-        type=float,
+        type=POSITIVE,
         default=None,
         metavar="MIB",
         help="stop the attack when its processes hold more resident memory than this",

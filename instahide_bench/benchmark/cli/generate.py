@@ -7,7 +7,14 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from instahide_bench.benchmark.cli._options import add_set_option
+from instahide_bench.benchmark.cli._options import (
+    LEGACY_SEED,
+    POSITIVE,
+    SEED,
+    add_set_option,
+    real_number,
+    whole_number,
+)
 from instahide_bench.core.config import config_to_dict, describe_config, parse_assignments
 
 if TYPE_CHECKING:
@@ -26,11 +33,11 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--public", default="embedded", metavar="SOURCE", help="public pool (default: embedded)")
     gen.add_argument(
         "--seed",
-        type=int,
+        type=LEGACY_SEED,
         default=None,
         help="legacy-seeded presets: the encoder seed (default: drawn from the OS, recorded in key/)",
     )
-    gen.add_argument("--data-seed", type=int, default=0, help="which images the sources pick (default 0)")
+    gen.add_argument("--data-seed", type=SEED, default=0, help="which images the sources pick (default 0)")
     add_set_option(gen, "override a preset parameter, e.g. --set T=10 (repeatable)")
     gen.add_argument("--out", required=True, help="challenge directory to write")
     gen.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
@@ -49,7 +56,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     )
     member.add_argument(
         "--candidates",
-        type=int,
+        type=whole_number(2, 10**7),
         default=None,
         metavar="N",
         help="total candidates, half members and half non-members (default: every private image and as many "
@@ -68,16 +75,16 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         help="a FedSGD client trains on the encodings, B rows per step; release what the server sees "
         "(weights.npz, gradients.npz) instead of the encodings",
     )
-    fl.add_argument("--batch-size", type=int, metavar="B", help="rows per step (default 1)")
-    fl.add_argument("--steps", type=int, metavar="S", help="steps, one update each (default 10)")
+    fl.add_argument("--batch-size", type=whole_number(1, 4096), metavar="B", help="rows per step (default 1)")
+    fl.add_argument("--steps", type=whole_number(1, 10**6), metavar="S", help="steps, one update each (default 10)")
     fl.add_argument("--model", help="the server's model: small-cnn (default), resnet18, mlp")
-    fl.add_argument("--server-lr", type=float, help="the server's SGD step (default 0.1)")
+    fl.add_argument("--server-lr", type=real_number(0.0, 100.0), help="the server's SGD step (default 0.1)")
     fl.add_argument("--batchnorm", choices=("train", "eval"), help="BatchNorm mode of the client (default train)")
     fl.add_argument("--labels-public", action="store_true", default=None, help="release the rows' soft labels too")
-    fl.add_argument("--prune", type=float, help="defence: zero this fraction of each gradient tensor")
-    fl.add_argument("--clip", type=float, help="defence: clip each update's L2 norm to this")
-    fl.add_argument("--noise", type=float, help="defence: Gaussian noise, times --clip (or absolute)")
-    fl.add_argument("--model-seed", type=int, help="seed of the initial weights (public; default 0)")
+    fl.add_argument("--prune", type=real_number(0.0, 1.0), help="defence: zero this fraction of each gradient tensor")
+    fl.add_argument("--clip", type=POSITIVE, help="defence: clip each update's L2 norm to this")
+    fl.add_argument("--noise", type=real_number(0.0), help="defence: Gaussian noise, times --clip (or absolute)")
+    fl.add_argument("--model-seed", type=SEED, help="seed of the initial weights (public; default 0)")
     gen.set_defaults(func=run_generate)
 
     presets = subparsers.add_parser("presets", help="list the encoder presets and their parameters")

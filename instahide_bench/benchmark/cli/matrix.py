@@ -6,6 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
+from instahide_bench.benchmark.cli._options import LEGACY_SEED, POSITIVE, SEED, whole_number
 from instahide_bench.core.config import parse_assignments
 
 
@@ -17,7 +18,10 @@ def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
         help="Dask scheduler to run the cells on (default: a local cluster)",
     )
     parser.add_argument(
-        "--workers", type=int, default=None, help="local cluster workers (default: cores // 2, at least 2)"
+        "--workers",
+        type=whole_number(1, 1024),
+        default=None,
+        help="local cluster workers (default: cores // 2, at least 2)",
     )
 
 
@@ -55,10 +59,14 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME=V1,V2",
         help="one encoder variant per value, e.g. T=10,20,50 (repeatable; curves in the report)",
     )
-    matrix.add_argument("--seed", type=int, default=None, help="seed for legacy-seeded encoders (default: from the OS)")
-    matrix.add_argument("--data-seed", type=int, default=0, help="which images the sources pick")
-    matrix.add_argument("--time-limit", type=float, default=None, metavar="SECONDS", help="per-cell wall-clock limit")
-    matrix.add_argument("--memory-limit", type=float, default=None, metavar="MIB", help="per-cell memory limit")
+    matrix.add_argument(
+        "--seed", type=LEGACY_SEED, default=None, help="seed for legacy-seeded encoders (default: from the OS)"
+    )
+    matrix.add_argument("--data-seed", type=SEED, default=0, help="which images the sources pick")
+    matrix.add_argument(
+        "--time-limit", type=POSITIVE, default=None, metavar="SECONDS", help="per-cell wall-clock limit"
+    )
+    matrix.add_argument("--memory-limit", type=POSITIVE, default=None, metavar="MIB", help="per-cell memory limit")
     matrix.add_argument(
         "--utility",
         action="store_true",

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from instahide_bench.benchmark.cli._options import SEED, real_number, whole_number
 from instahide_bench.benchmark.leaderboard.layout import DEFAULT_ROOT
 from instahide_bench.core.errors import InputFileError
 
@@ -36,14 +37,18 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "--scores", metavar="FILE", help="membership_scores.npy: one float per candidate, higher = member"
     )
     score.add_argument(
-        "--resamples", type=int, default=1000, metavar="N", help="--scores: bootstrap resamples (default 1000)"
+        "--resamples",
+        type=whole_number(0, 10**6),
+        default=1000,
+        metavar="N",
+        help="--scores: bootstrap resamples (default 1000; 0: no intervals)",
     )
     score.add_argument(
         "--inputs",
         metavar="FILE",
         help="gradient challenges: also score recovered model inputs (.npy, one per fed row) against the fed rows",
     )
-    score.add_argument("--bootstrap-seed", type=int, default=0, help="--scores: seed of the bootstrap (default 0)")
+    score.add_argument("--bootstrap-seed", type=SEED, default=0, help="--scores: seed of the bootstrap (default 0)")
     score.add_argument("--name", help="entry name for --record (default: the decryption file's stem)")
     score.add_argument("--json", action="store_true", help="print the scores as JSON")
     score.add_argument("--per-row", metavar="CSV", help="also write per-row scores to this CSV file")
@@ -58,8 +63,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     record.add_argument("--attack", default="external", help="attack name (default: external)")
     record.add_argument("--attack-version", default="", help="attack version")
     record.add_argument("--complexity", default="", metavar="TEXT", help="the attack's stated time complexity")
-    record.add_argument("--runtime", type=float, metavar="SECONDS", help="the attack's measured runtime")
-    record.add_argument("--peak-memory", type=int, metavar="BYTES", help="the attack's measured peak memory")
+    record.add_argument("--runtime", type=real_number(0.0), metavar="SECONDS", help="the attack's measured runtime")
+    record.add_argument(
+        "--peak-memory", type=whole_number(0, 2**62), metavar="BYTES", help="the attack's measured peak memory"
+    )
     record.add_argument("--notes", default="", help="free text shown with the entry")
     score.set_defaults(func=run_score)
 
@@ -86,6 +93,12 @@ def _command_words(args: argparse.Namespace) -> list[str]:
 
 
 def run_score(args: argparse.Namespace) -> int:
+    from instahide_bench.core.challenge import check_output_file, refuse_inside_challenge
+
+    if args.per_row:
+        check_output_file(args.per_row, "--per-row", (args.decryption, args.inputs, args.scores))
+    if args.record:
+        refuse_inside_challenge(args.leaderboard, "the leaderboard")
     if args.scores:
         return _run_membership_score(args)
     from instahide_bench.core.challenge import load_challenge, load_key

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from instahide_bench.benchmark.cli._options import COUNT, whole_number
+
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     search = subparsers.add_parser(
@@ -35,10 +37,15 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         help="a running Dask scheduler (default: start a LocalCluster)",
     )
     search.add_argument(
-        "--workers", type=int, default=None, help="LocalCluster workers or local threads (default: all cores)"
+        "--workers",
+        type=whole_number(1, 4096),
+        default=None,
+        help="LocalCluster workers or local threads (default: all cores)",
     )
-    search.add_argument("--shard-size", type=int, default=None, help="seeds per shard / Dask task")
-    search.add_argument("--check-rows", type=int, default=None, help="label rows the fast check compares (default 2)")
+    search.add_argument("--shard-size", type=COUNT, default=None, help="seeds per shard / Dask task")
+    search.add_argument(
+        "--check-rows", type=whole_number(1, 10**6), default=None, help="label rows the fast check compares (default 2)"
+    )
     search.add_argument("--device", default="auto", help="auto (a CUDA GPU when present), cpu, cuda, cuda:N")
     search.add_argument("--json", action="store_true", help="print the result as JSON")
     search.set_defaults(func=run_seed_search)

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from instahide_bench.benchmark.cli._options import add_set_option
+from instahide_bench.benchmark.cli._options import COUNT, SEED, add_set_option, real_number, whole_number
 from instahide_bench.core.config import parse_assignments
 
 
@@ -33,18 +33,28 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     )
     run.add_argument(
         "--epochs",
-        type=int,
+        type=whole_number(1, 100_000),
         default=None,
         help="epochs, each a fresh encoding of every image (default: the encoder's T, one epoch per encryption; "
         "10 without encoding)",
     )
     run.add_argument("--pretrain", default=None, metavar="SOURCE", help="pretrain on this clean labelled set first")
-    run.add_argument("--pretrain-epochs", type=int, default=None, help="epochs of pretraining (default: --epochs)")
-    run.add_argument("--pretrain-rows", type=int, default=None, help="pretraining images (default all)")
-    run.add_argument("--rows", type=int, default=None, help="use this many training images (default all)")
-    run.add_argument("--test-rows", type=int, default=None, help="use this many test images (default all)")
-    run.add_argument("--batch-size", type=int, default=128)
-    run.add_argument("--lr", type=float, default=0.1, help="initial learning rate (divided by 10 at 50%% and 75%%)")
+    run.add_argument(
+        "--pretrain-epochs",
+        type=whole_number(1, 100_000),
+        default=None,
+        help="epochs of pretraining (default: --epochs)",
+    )
+    run.add_argument("--pretrain-rows", type=COUNT, default=None, help="pretraining images (default all)")
+    run.add_argument("--rows", type=COUNT, default=None, help="use this many training images (default all)")
+    run.add_argument("--test-rows", type=COUNT, default=None, help="use this many test images (default all)")
+    run.add_argument("--batch-size", type=whole_number(1, 65536), default=128)
+    run.add_argument(
+        "--lr",
+        type=real_number(0.0, 100.0, low_open=True),
+        default=0.1,
+        help="initial learning rate (divided by 10 at 50%% and 75%%)",
+    )
     run.add_argument(
         "--augment", default=None, help="crop-flip, crop or none (default: crop for digits, else crop-flip)"
     )
@@ -56,10 +66,14 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "masks, BatchNorm recalibrated); auto (default): masked for an encoder that masks signs, else clean",
     )
     run.add_argument(
-        "--inference-encodings", type=int, default=8, metavar="K", help="encoded/masked: views averaged (default 8)"
+        "--inference-encodings",
+        type=whole_number(1, 1024),
+        default=8,
+        metavar="K",
+        help="encoded/masked: views averaged (default 8)",
     )
-    run.add_argument("--seed", type=int, default=0, help="model, augmentation and order seed (default 0)")
-    run.add_argument("--data-seed", type=int, default=0, help="which images --rows picks (default 0)")
+    run.add_argument("--seed", type=SEED, default=0, help="model, augmentation and order seed (default 0)")
+    run.add_argument("--data-seed", type=SEED, default=0, help="which images --rows picks (default 0)")
     run.add_argument("--device", default="auto", help="auto (a GPU when present), cpu, cuda, cuda:N")
     run.add_argument("--no-baseline", action="store_true", help="skip the no-encoding run")
     run.add_argument("--out", required=True, help="output directory (utility.json, checkpoints/)")

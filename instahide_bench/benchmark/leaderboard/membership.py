@@ -356,6 +356,8 @@ def membership_csv(rows: list[MembershipRow], root: str | os.PathLike[str]) -> s
     """membership.csv: one line per entry, numbers as numbers (intervals as low/high columns)."""
     import pandas as pd
 
+    from instahide_bench.benchmark.views import csv_cell
+
     records = []
     for row in rows:
         entry, m, init = row.entry, row.entry.scores.all, row.entry.scores.init
@@ -390,7 +392,7 @@ def membership_csv(rows: list[MembershipRow], root: str | os.PathLike[str]) -> s
             entry_file=row.path.relative_to(Path(root)).as_posix(),
             roc_file=row.roc,
         )
-        records.append(record)
+        records.append({column: csv_cell(value) for column, value in record.items()})
     frame = pd.DataFrame.from_records(records).astype(
         {"members": "Int64", "non_members": "Int64", "init_members": "Int64"}
     )

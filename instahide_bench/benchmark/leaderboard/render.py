@@ -29,7 +29,7 @@ from instahide_bench.benchmark.leaderboard.membership import (
     membership_rows,
 )
 from instahide_bench.benchmark.leaderboard.store import StoredEntry, load_entries
-from instahide_bench.benchmark.views import render
+from instahide_bench.benchmark.views import csv_cell, render
 from instahide_bench.core.io import write_text_atomic
 
 README_FILE = "README.md"
@@ -221,7 +221,8 @@ def render_csv(groups: dict[str, list[Row]], root: Path) -> str:
                     "grid_file": grid.relative_to(root).as_posix() if grid else None,
                 }
             )
-    return pd.DataFrame.from_records(records, columns=list(CSV_COLUMNS)).to_csv(index=False, lineterminator="\n")
+    safe = [{column: csv_cell(value) for column, value in record.items()} for record in records]
+    return pd.DataFrame.from_records(safe, columns=list(CSV_COLUMNS)).to_csv(index=False, lineterminator="\n")
 
 
 # ---------------------------------------------------------------------------------------- html

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from instahide_bench.benchmark.matrix.spec import AttackVariant, EncoderVariant, MatrixSpec
+from instahide_bench.core.challenge import refuse_inside_challenge
 from instahide_bench.core.errors import InputFileError, InstaHideBenchError
 from instahide_bench.core.io import read_json, write_json_atomic
 from instahide_bench.core.logs import quiet_logger
@@ -373,6 +374,7 @@ def run_matrix(
     from distributed import as_completed
 
     out = Path(out_dir).resolve()
+    refuse_inside_challenge(out, "a matrix's output")
     kinds = spec.validate(exclude=[out / "challenges"])
     out.mkdir(parents=True, exist_ok=True)
     if resume:

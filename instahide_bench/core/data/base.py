@@ -15,6 +15,37 @@ from instahide_bench.core.errors import ConfigError
 from instahide_bench.core.images import IMAGE_SHAPE
 
 
+def parse_classes(text: str) -> tuple[int, ...]:
+    """A source's ``classes=`` option: ``0-4``, ``5,7,9`` or ``0-2,8`` -> sorted class numbers.
+
+    Raises
+    ------
+    ConfigError
+        When an item is not a number or an increasing range of numbers.
+    """
+    chosen: set[int] = set()
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        low, dash, high = item.partition("-")
+        try:
+            first, last = int(low), int(high if dash else low)
+        except ValueError:
+            raise ConfigError(f"classes={text!r}: {item!r} is not a class number or a range like 0-4") from None
+        if first < 0 or last < first or last >= 1_000_000:
+            raise ConfigError(f"classes={text!r}: {item!r} is not an increasing range of class numbers")
+        chosen.update(range(first, last + 1))
+    if not chosen:
+        raise ConfigError("classes= names no class; give e.g. classes=0-4")
+    return tuple(sorted(chosen))
+
+
+def source_query(split: str, classes: tuple[int, ...] | None) -> str:
+    """The ``?split=...&classes=...`` part of a canonical source spec (empty for the whole training split)."""
+    options = [f"split={split}"] if split != "train" else []
+    if classes is not None:
+        options.append("classes=" + ",".join(map(str, classes)))
+    return "?" + "&".join(options) if options else ""
+
+
 @dataclass(frozen=True)
 class ImageSet:
     """N images (uint8, N x 32 x 32 x 3) with labels (int64, N) and class names.
@@ -92,6 +123,16 @@ class ImageSet:
         """
         indices = np.asarray(indices, dtype=np.int64)
         return ImageSet(self.images[indices], self.labels[indices], self.class_names, self.origin, self.ids[indices])
+
+    def of_classes(self, classes: tuple[int, ...] | None) -> ImageSet:
+        """The images whose label is in ``classes`` (all when None); labels and class names unchanged.
+
+        Keeping the numbering lets a model pretrained on some classes be fine-tuned on the others
+        with the same classifier layer (the pretraining proxy in docs/utility.md).
+        """
+        if classes is None:
+            return self
+        return self.subset(np.flatnonzero(np.isin(self.labels, np.asarray(classes, np.int64))))
 
     def choose(self, count: int, seed: int) -> ImageSet:
         """``count`` distinct images picked deterministically from ``seed``, kept in source order.

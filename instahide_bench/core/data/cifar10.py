@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from instahide_bench.core.data.arrays import WholeSetSource
-from instahide_bench.core.data.base import ImageSet
+from instahide_bench.core.data.base import ImageSet, parse_classes, source_query
 from instahide_bench.core.data.sources import DataSource, Role, register_source
 from instahide_bench.core.errors import ConfigError, InputFileError
 from instahide_bench.core.images import IMAGE_SHAPE
@@ -206,8 +206,8 @@ def load_cifar10(path: str | os.PathLike[str], split: str = "train") -> ImageSet
     return ImageSet(images, labels, class_names, f"cifar10?split={split}", np.concatenate(ids).astype(np.int64))
 
 
-def parse_cifar10_spec(spec: str) -> tuple[str, str]:
-    """``PATH`` or ``PATH?split=test`` -> (path, split)."""
+def parse_cifar10_spec(spec: str) -> tuple[str, str, tuple[int, ...] | None]:
+    """``PATH``, ``PATH?split=test`` or ``PATH?split=test&classes=5-9`` -> (path, split, classes)."""
     path, _sep, query = spec.rpartition("?") if "?" in spec else (spec, "", "")
     options: dict[str, str] = {}
     for item in filter(None, query.split("&")):
@@ -215,23 +215,27 @@ def parse_cifar10_spec(spec: str) -> tuple[str, str]:
         if not eq:
             raise ConfigError(f"cifar10 option {item!r} must look like key=value")
         options[key.strip()] = value.strip()
-    unknown = set(options) - {"split"}
+    unknown = set(options) - {"split", "classes"}
     if unknown:
-        raise ConfigError(f"unknown cifar10 option(s) {', '.join(sorted(unknown))}; known: split")
-    return path, options.get("split", "train")
+        raise ConfigError(f"unknown cifar10 option(s) {', '.join(sorted(unknown))}; known: split, classes")
+    classes = parse_classes(options["classes"]) if "classes" in options else None
+    return path, options.get("split", "train"), classes
 
 
 class Cifar10Source(WholeSetSource):
     """The images of one CIFAR-10 split."""
 
-    def __init__(self, path: str | os.PathLike[str], split: str = "train") -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], split: str = "train", classes: tuple[int, ...] | None = None
+    ) -> None:
         check_split(split)
         self.path = Path(path)
         self.split = split
-        self.spec = f"cifar10:{os.fspath(path)}" + (f"?split={split}" if split != "train" else "")
+        self.classes = classes
+        self.spec = f"cifar10:{os.fspath(path)}" + source_query(split, classes)
 
     def load_all(self) -> ImageSet:
-        return load_cifar10(self.path, self.split)
+        return load_cifar10(self.path, self.split).of_classes(self.classes)
 
 
 @register_source("cifar10")

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from instahide_bench.core.data.arrays import WholeSetSource
-from instahide_bench.core.data.base import ImageSet
+from instahide_bench.core.data.base import ImageSet, parse_classes, source_query
 from instahide_bench.core.data.sources import DataSource, Role, register_source
 from instahide_bench.core.errors import ConfigError, InputFileError
 
@@ -93,28 +93,32 @@ class DigitsSource(WholeSetSource):
 
     shortage_hint = " (mnist5k holds 4,000 training and 1,000 test digits)"
 
-    def __init__(self, split: str = "train") -> None:
+    def __init__(self, split: str = "train", classes: tuple[int, ...] | None = None) -> None:
         if split not in SPLITS:
             raise ConfigError(f"unknown mnist5k split {split!r}; use one of {', '.join(SPLITS)}")
         self.split = split
-        self.spec = "mnist5k" + (f"?split={split}" if split != "train" else "")
+        self.classes = classes
+        self.spec = "mnist5k" + source_query(split, classes)
 
     def load_all(self) -> ImageSet:
-        return load_digits(self.split)
+        return load_digits(self.split).of_classes(self.classes)
 
 
-def parse_digits_options(options: str | None) -> str:
-    """``None``, ``?split=test`` (or ``split=test``) -> the split's name."""
+def parse_digits_options(options: str | None) -> tuple[str, tuple[int, ...] | None]:
+    """``None``, ``?split=test`` (or ``split=test``), ``?classes=0-4`` -> (split, classes)."""
     query = (options or "").lstrip("?")
-    split = "train"
+    split, classes = "train", None
     for item in filter(None, query.split("&")):
         name, _, value = item.partition("=")
-        if name != "split":
-            raise ConfigError(f"unknown mnist5k option {name!r}; known: split")
-        split = value
-    return split
+        if name == "split":
+            split = value
+        elif name == "classes":
+            classes = parse_classes(value)
+        else:
+            raise ConfigError(f"unknown mnist5k option {name!r}; known: split, classes")
+    return split, classes
 
 
 @register_source("mnist5k")
 def digits_source(path: str | None, role: Role) -> DataSource:
-    return DigitsSource(parse_digits_options(path))
+    return DigitsSource(*parse_digits_options(path))

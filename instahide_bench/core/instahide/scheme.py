@@ -41,10 +41,13 @@ from instahide_bench.core.challenge import ChallengeKey, EncodedChallenge
 from instahide_bench.core.config import param
 from instahide_bench.core.data.base import ImageSet
 from instahide_bench.core.errors import ConfigError
+from instahide_bench.core.images import IMAGE_VALUES
+from instahide_bench.core.instahide.coefficients import check_coefficient_acceptance
 from instahide_bench.core.instahide.rng import RNG_KINDS, EncoderRNG, fresh_seed, make_rng
 from instahide_bench.core.pixels import PIXEL_SPACES, get_pixel_space
 from instahide_bench.core.progress import progress
 from instahide_bench.core.release2020 import RELEASE_2020
+from instahide_bench.core.resources import check_fits_in_memory
 
 logger = logging.getLogger(__name__)
 
@@ -140,12 +143,21 @@ class InstaHideConfig:
             raise ConfigError(f"k must be at least 2, got {self.k}")
         if self.mode == "cross" and not 2 <= self.private_slots <= self.k:
             raise ConfigError(f"private_slots must lie in [2, k={self.k}], got {self.private_slots}")
-        if not 0 < self.upper <= 1 or self.k * self.upper < 1:
-            raise ConfigError(f"upper={self.upper} is unsatisfiable with k={self.k} (need 1/k <= upper <= 1)")
-        if self.effective_dom is not None and not 0 <= self.effective_dom <= 1:
-            raise ConfigError(f"dom must lie in [0, 1], got {self.dom}")
+        if not 0 < self.upper <= 1 or not self.k * self.upper > 1:
+            raise ConfigError(
+                f"upper={self.upper:.4g} with k={self.k}: coefficients sum to 1, so their largest is at "
+                f"least 1/k = {1 / self.k:.4g}; no coefficient row can satisfy upper <= 1/k "
+                "(need 1/k < upper <= 1)"
+            )
+        if self.effective_dom is not None:
+            self._check_dom(self.effective_dom)
         if self.n < 2 or self.T < 1:
             raise ConfigError(f"need n >= 2 and T >= 1, got n={self.n}, T={self.T}")
+        check_coefficient_acceptance(self.k, self.upper, self.effective_dom)
+        # The encryptions (float32) and, cross-dataset, the public pool in the pixel space.
+        check_fits_in_memory(f"T={self.T} with n={self.n}", 4.0 * self.num_rows * IMAGE_VALUES)
+        if self.mode == "cross" and self.public_reuse == "epoch":
+            check_fits_in_memory(f"pool_size={self.pool_size}", 5.0 * self.pool_size * IMAGE_VALUES)
         if (
             self.mode == "cross"
             and self.public_reuse == "epoch"
@@ -162,6 +174,21 @@ class InstaHideConfig:
         if not 1 <= self.seed_bits <= 32:
             raise ConfigError(f"seed_bits must lie in [1, 32], got {self.seed_bits}")
         draw_order_named(self.draw_order)
+
+    def _check_dom(self, dom: float) -> None:
+        """``dom`` bounds the two private coefficients' sum, which is at most 1 and at most 2 * upper."""
+        if not 0 <= dom <= 1:
+            raise ConfigError(f"dom must lie in [0, 1], got {dom}")
+        if dom > 2 * self.upper:
+            raise ConfigError(
+                f"dom={dom:.4g} > 2 * upper = {2 * self.upper:.4g}: two coefficients of at most upper each "
+                "never sum to dom"
+            )
+        if dom >= 1 and self.k > 2:
+            raise ConfigError(
+                f"dom={dom:.4g} with k={self.k}: the two private coefficients reach 1 only when the other "
+                f"{self.k - 2} are exactly 0, which a draw never gives (need dom < 1)"
+            )
 
     @classmethod
     def from_public_params(cls, params: dict[str, Any]) -> InstaHideConfig:

@@ -63,6 +63,7 @@ def test_more_epochs_than_encryptions_is_refused(tmp_path: Path, capsys) -> None
 def test_default_test_split() -> None:
     assert default_test_source("mnist5k") == "mnist5k?split=test"
     assert default_test_source("cifar10:/data/c") == "cifar10:/data/c?split=test"
+    assert default_test_source("mnist5k?classes=5-9") == "mnist5k?split=test&classes=5-9"
     with pytest.raises(ConfigError, match="--test"):
         default_test_source("npy:/x.npz")
     with pytest.raises(ConfigError, match="--test"):

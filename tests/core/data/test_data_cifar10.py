@@ -88,7 +88,11 @@ def test_source_spec_split_and_selection(tmp_path: Path) -> None:
     np.testing.assert_array_equal(chosen.images, source.load(3, seed=1).images)
     with pytest.raises(ConfigError, match="holds 4 images; 5 were asked for"):
         source.load(5, 0)
-    assert parse_cifar10_spec("/a/b") == ("/a/b", "train")
+    assert parse_cifar10_spec("/a/b") == ("/a/b", "train", None)
+    assert parse_cifar10_spec("/a/b?split=test&classes=0-1,3") == ("/a/b", "test", (0, 1, 3))
+    some = parse_source(f"cifar10:{tmp_path}?split=test&classes=1", "private")
+    assert some.spec.endswith("?split=test&classes=1")
+    assert set(some.load_all().labels.tolist()) <= {1}  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="unknown cifar10 option"):
         parse_cifar10_spec("/a?splt=test")
     with pytest.raises(ConfigError, match="unknown CIFAR-10 split"):

