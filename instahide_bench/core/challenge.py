@@ -245,9 +245,12 @@ class ChallengeMeta:
                 raise InputFileError(path, "'gradients' disagrees with num_rows or class_names")
         elif obj.get("kind", "release") != "release":
             raise InputFileError(path, f"unknown challenge kind {obj.get('kind')!r} (known: release, gradients)")
-        shape = tuple(obj.get("image_shape", IMAGE_SHAPE))
-        if shape != IMAGE_SHAPE:
-            raise InputFileError(path, f"image_shape {list(shape)} is not supported (only {list(IMAGE_SHAPE)})")
+        shape = obj.get("image_shape", list(IMAGE_SHAPE))
+        if not isinstance(shape, list) or tuple(shape) != IMAGE_SHAPE:
+            raise InputFileError(path, f"image_shape {shape!r} is not supported (only {list(IMAGE_SHAPE)})")
+        for name in ("params", "versions", "sources"):
+            if not isinstance(obj.get(name, {}), dict):
+                raise InputFileError(path, f"'{name}' must be a JSON object, got {type(obj[name]).__name__}")
         return cls(
             challenge_id=str(obj["challenge_id"]),
             encoder=str(obj["encoder"]),
@@ -391,6 +394,20 @@ class ChallengeKey:
                 raise InputFileError(assignment, f"{name} has shape {array.shape}, expected {num_rows} rows")
         if self.epoch.shape != (num_rows,):
             raise InputFileError(assignment, f"epoch has shape {self.epoch.shape}, expected ({num_rows},)")
+        for name, array in (
+            ("private_index", self.private_index),
+            ("private_labels", self.private_labels),
+            ("public_index", self.public_index),
+            ("epoch", self.epoch),
+        ):
+            if array.dtype.kind not in "iu":
+                raise InputFileError(assignment, f"{name} must hold integers, got {array.dtype}")
+        if self.coefficients.dtype.kind != "f" or not np.isfinite(self.coefficients).all():
+            raise InputFileError(assignment, "coefficients must be finite floats")
+        if self.coefficients.size and (self.coefficients.min() < 0 or self.coefficients.max() > 1):
+            raise InputFileError(assignment, "coefficients must lie in [0, 1] (each row's mixing weights)")
+        if self.public_index.size and self.public_index.min() < 0:
+            raise InputFileError(assignment, "public_index values may not be negative")
         if self.private_index.shape[1] < 1:
             raise InputFileError(
                 assignment, "private_index needs at least one column (the image a row is scored against)"
@@ -850,6 +867,15 @@ def _check_key_belongs(directory: Path, key_json: dict[str, Any]) -> None:
             )
 
 
+def _key_seed(value: np.ndarray | None, path: Path) -> int | None:
+    """assignment.npz's ``seed``: one integer, -1 (or absent) for an encoder seeded from the OS."""
+    if value is None:
+        return None
+    if value.shape != () or value.dtype.kind not in "iu":
+        raise InputFileError(path, f"'seed' must be one integer, got {value.dtype} of shape {value.shape}")
+    return int(value) if int(value) >= 0 else None
+
+
 def has_key(directory: str | os.PathLike[str]) -> bool:
     return (Path(directory) / KEY_DIR / "private.npy").is_file()
 
@@ -867,6 +893,8 @@ def load_key(directory: str | os.PathLike[str], num_rows: int | None = None) -> 
         if (key_dir / name).is_file() and sha256_file(key_dir / name) != digest:
             raise InputFileError(key_dir / name, "sha256 mismatch with key.json (modified or corrupted)")
     _check_key_belongs(directory, key_json)
+    if not isinstance(key_json.get("provenance", {}), dict):
+        raise InputFileError(key_dir / "key.json", "'provenance' must be a JSON object")
     private = load_npy(key_dir / "private.npy")
     arrays = load_npz(key_dir / "assignment.npz")
     needed = ("private_index", "private_labels", "coefficients", "public_index", "epoch")
@@ -878,7 +906,7 @@ def load_key(directory: str | os.PathLike[str], num_rows: int | None = None) -> 
     from instahide_bench.core.gradients import load_inputs
 
     inputs = load_inputs(key_dir, num_rows if num_rows is not None else arrays["private_index"].shape[0])
-    seed = int(arrays["seed"]) if "seed" in arrays and int(arrays["seed"]) >= 0 else None
+    seed = _key_seed(arrays.get("seed"), key_dir / "assignment.npz")
     key = ChallengeKey(
         private=private,
         private_labels=arrays["private_labels"],
