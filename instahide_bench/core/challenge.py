@@ -35,6 +35,7 @@ import logging
 import os
 import platform
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -611,9 +612,16 @@ def check_output_dir(out_dir: str | os.PathLike[str], overwrite: bool) -> None:
     folder inside another challenge (``C/key``, ``C/key/sub``) is refused always.
     """
     out_dir = Path(out_dir)
+    if out_dir.is_symlink() and not out_dir.exists():
+        raise InputFileError(out_dir, "is a symlink to a place that does not exist; give a real directory")
     parent = enclosing_challenge(out_dir.parent)
     if parent is not None:
         raise InputFileError(out_dir, f"lies inside the challenge {parent}; a challenge may not be written there")
+    try:  # the challenge is built beside out_dir and renamed: that folder must take a new entry
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=".probe-", dir=out_dir.parent))
+    except OSError as exc:
+        raise InputFileError(out_dir, f"cannot be written: {exc.strerror or exc}") from None
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         if not overwrite:
             raise InputFileError(out_dir, "already exists and is not empty (pass --overwrite to replace it)")

@@ -56,6 +56,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InstaHideBenchError as exc:
         print(f"instahide-bench: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as exc:
+        # An output the system refuses (read-only, missing parent, /proc, a full disk): one line
+        # naming the file; the traceback goes to the log (-v).
+        logging.getLogger(__name__).debug("I/O error", exc_info=True)
+        where = exc.filename if exc.filename is not None else "a file"
+        target = f" -> {exc.filename2}" if exc.filename2 is not None else ""
+        print(f"instahide-bench: error: {where}{target}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except MemoryError:
+        print("instahide-bench: error: ran out of memory; use smaller settings", file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("instahide-bench: interrupted", file=sys.stderr)
         return 130
