@@ -138,6 +138,7 @@ class UtilityRequest:
     test: str | None = None
     public: str = DEFAULT_PUBLIC
     pretrain: str | None = None
+    pretrain_test: str | None = None
     pretrain_epochs: int | None = None
     pretrain_rows: int | None = None
     rows: int | None = None
@@ -370,7 +371,7 @@ def _pretrain(request: UtilityRequest, pixels: PixelSpace, checkpoints: Path, re
         inference="clean",
     )
     images = load_all(request.pretrain, request.pretrain_rows, request.data_seed + 3)
-    test_spec = default_test_source(request.pretrain)
+    test_spec = request.pretrain_test or default_test_source(request.pretrain)
     test_images = load_all(test_spec, request.test_rows, request.data_seed + 3)
     path = checkpoints / "pretrain.pt"
     return train(

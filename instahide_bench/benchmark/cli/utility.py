@@ -40,6 +40,12 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--pretrain", default=None, metavar="SOURCE", help="pretrain on this clean labelled set first")
     run.add_argument(
+        "--pretrain-test",
+        default=None,
+        metavar="SOURCE",
+        help="test set of the pretraining (default: --pretrain's test split; needed for npy: sources)",
+    )
+    run.add_argument(
         "--pretrain-epochs",
         type=whole_number(1, 100_000),
         default=None,
@@ -110,6 +116,7 @@ def run_utility_command(args: argparse.Namespace) -> int:
         test=args.test,
         public=args.public,
         pretrain=args.pretrain,
+        pretrain_test=args.pretrain_test,
         pretrain_epochs=args.pretrain_epochs,
         pretrain_rows=args.pretrain_rows,
         rows=args.rows,

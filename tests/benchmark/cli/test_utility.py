@@ -79,6 +79,30 @@ def test_pretraining_then_fine_tuning_on_encodings(tmp_path: Path, capsys) -> No
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["encoded.pt", "pretrain.pt"]
 
 
+def test_pretraining_on_other_classes_with_its_own_test_set(tmp_path: Path, capsys) -> None:
+    """The proxy of the defenders' protocol: pretrain on digits 0-4, fine-tune and test on 5-9."""
+    pretrain = ["--pretrain", "mnist5k?classes=0-4", "--pretrain-test", "mnist5k?split=test&classes=0-4"]
+    result = _run(
+        capsys,
+        "--encoder",
+        "mixup",
+        "--epochs",
+        "1",
+        "--no-baseline",
+        "--pretrain-epochs",
+        "1",
+        "--pretrain-rows",
+        "64",
+        *pretrain,
+        "--private",
+        "mnist5k?classes=5-9",
+        "--out",
+        str(tmp_path / "run"),
+    )
+    assert result["test"] == "mnist5k?split=test&classes=5-9" and result["test_rows"] == 40
+    assert 0 <= result["pretrain_accuracy"] <= 1
+
+
 def test_a_run_killed_mid_training_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
     """SIGKILL a real ``utility`` process once its first epoch is saved; ``--resume`` finishes the same run.
 
