@@ -26,6 +26,7 @@ attack labels are the table's keys (the attack name unless ``attack = "..."`` sa
 from __future__ import annotations
 
 import itertools
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -261,6 +262,28 @@ def _table(value: Any, where: str, path: Path) -> dict[str, Any]:
     return value
 
 
+def _typed(table: Mapping[str, Any], name: str, kind: type, path: Path, default: Any) -> Any:
+    """``table[name]`` when it has type ``kind`` (``default`` when absent), else one error naming the field."""
+    value = table.get(name, default)
+    if not isinstance(value, kind):
+        raise InputFileError(path, f"matrix.{name} must be a {kind.__name__}, got {value!r}")
+    return value
+
+
+def _number(table: Mapping[str, Any], name: str, path: Path, *, low: float, whole: bool = False) -> Any:
+    """An optional finite number ``>= low`` (an integer with ``whole``; ``> 0`` for limits), else one error."""
+    value: Any = table.get(name)
+    if value is None:
+        return None
+    kinds: tuple[type, ...] = (int,) if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) or value < low:
+        what = "an integer" if whole else "a finite number"
+        raise InputFileError(path, f"matrix.{name} must be {what} of at least {low:g}, got {value!r}")
+    if not whole and value == 0:
+        raise InputFileError(path, f"matrix.{name} must be positive, got 0")
+    return value
+
+
 def spec_from_dict(document: Mapping[str, Any], path: Path) -> MatrixSpec:
     """A spec from a parsed TOML document (see the module docstring)."""
     matrix = _table(document.get("matrix"), "[matrix]", path)
@@ -296,13 +319,13 @@ def spec_from_dict(document: Mapping[str, Any], path: Path) -> MatrixSpec:
         return MatrixSpec(
             encoders=tuple(encoders),
             attacks=tuple(attacks),
-            private=str(matrix.get("private", DEFAULT_SOURCE)),
-            public=str(matrix.get("public", DEFAULT_SOURCE)),
-            data_seed=int(matrix.get("data_seed", 0)),
-            time_limit=None if matrix.get("time_limit") is None else float(matrix["time_limit"]),
-            memory_limit_mib=None if matrix.get("memory_limit_mib") is None else float(matrix["memory_limit_mib"]),
-            membership=bool(matrix.get("membership", False)),
-            candidates=None if matrix.get("candidates") is None else int(matrix["candidates"]),
+            private=_typed(matrix, "private", str, path, DEFAULT_SOURCE),
+            public=_typed(matrix, "public", str, path, DEFAULT_SOURCE),
+            data_seed=_number(matrix, "data_seed", path, low=0, whole=True) or 0,
+            time_limit=_number(matrix, "time_limit", path, low=0),
+            memory_limit_mib=_number(matrix, "memory_limit_mib", path, low=0),
+            membership=_typed(matrix, "membership", bool, path, False),
+            candidates=_number(matrix, "candidates", path, low=2, whole=True),
         )
     except ConfigError as exc:
         raise InputFileError(path, str(exc)) from None

@@ -180,3 +180,23 @@ def test_markdown_and_csv_views_show_text_as_text() -> None:
     )
     assert csv_cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
     assert csv_cell(-1.5) == -1.5 and csv_cell("plain") == "plain"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('time_limit = "x"', "matrix.time_limit must be a finite number"),
+        ("time_limit = nan", "matrix.time_limit must be a finite number"),
+        ("memory_limit_mib = inf", "matrix.memory_limit_mib must be a finite number"),
+        ("time_limit = -1", "matrix.time_limit must be a finite number of at least 0"),
+        ("private = 7", "matrix.private must be a str"),
+        ("data_seed = 1.5", "matrix.data_seed must be an integer"),
+    ],
+)
+def test_a_spec_with_wrong_types_is_one_line(line: str, message: str, capsys, tmp_path: Path) -> None:
+    spec = tmp_path / "bad.toml"
+    spec.write_text(
+        f'[matrix]\n{line}\n[encoders.a]\npreset = "mixup"\n[attacks.zero]\n'
+        '[[thresholds]]\nencoder = "a"\nattack = "zero"\nmax_ssim_at_most = 1.0\n'
+    )
+    assert message in _fails(capsys, "regress", "--thresholds", str(spec), "--out", str(tmp_path / "out"))
