@@ -275,8 +275,8 @@ def _number(table: Mapping[str, Any], name: str, path: Path, *, low: float, whol
     value: Any = table.get(name)
     if value is None:
         return None
-    kinds: tuple[type, ...] = (int,) if whole else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) or value < low:
+    wrong_type = isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and isinstance(value, float))
+    if wrong_type or not math.isfinite(value) or value < low:
         what = "an integer" if whole else "a finite number"
         raise InputFileError(path, f"matrix.{name} must be {what} of at least {low:g}, got {value!r}")
     if not whole and value == 0:
