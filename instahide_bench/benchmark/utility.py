@@ -15,6 +15,7 @@ Output directory::
       checkpoints/encoded.pt  one per run, rewritten atomically after every epoch (--resume continues)
       checkpoints/baseline.pt
       checkpoints/pretrain.pt (with --pretrain)
+      learning-curves.png   test accuracy per epoch, encoded and baseline
 """
 
 from __future__ import annotations
@@ -303,6 +304,9 @@ def run_utility(request: UtilityRequest, out_dir: str | os.PathLike[str], *, res
         inference=inference_mode(encoder, config),
     )
     write_json_atomic(out / RESULT_FILE, summary.to_json())
+    from instahide_bench.benchmark.utility_figure import CURVES_FILE, write_learning_curves
+
+    write_learning_curves(out / CURVES_FILE, summary)
     logger.info(
         "utility %s: accuracy %.4f (baseline %s) after %d epochs, %.1f s (baseline %.1f s)",
         request.encoder,

@@ -31,6 +31,7 @@ def test_json_has_accuracy_baseline_epochs_seconds_and_checkpoints(tmp_path: Pat
     assert result["test"] == "mnist5k?split=test" and result["params"]["mask"] is False
     assert len(result["history"]) == 1 and {"loss", "test_accuracy"} <= set(result["history"][0])
     assert (tmp_path / "run" / "utility.json").is_file()
+    assert (tmp_path / "run" / "learning-curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["baseline.pt", "encoded.pt"]
 
 
