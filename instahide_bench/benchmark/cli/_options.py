@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import sys
 from collections.abc import Callable
+from typing import Any
 
 
 def add_set_option(parser: argparse.ArgumentParser, help_text: str) -> None:
@@ -54,3 +57,20 @@ SEED = whole_number(0, 2**63 - 1, "a seed")
 COUNT = whole_number(1, 10**9, "a count")
 #: A duration or limit: a positive, finite number.
 POSITIVE = real_number(0.0, low_open=True)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None (JSON has neither)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def print_json(value: Any) -> None:
+    """``--json`` output: strict JSON on stdout (a missing number is null, never a bare NaN)."""
+    json.dump(_finite(value), sys.stdout, indent=2, allow_nan=False, default=str)
+    print()

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from instahide_bench.benchmark.cli._options import POSITIVE, SEED, add_set_option
+from instahide_bench.benchmark.cli._options import POSITIVE, SEED, add_set_option, print_json
 from instahide_bench.core.config import parse_assignments
 
 
@@ -93,8 +92,7 @@ def run_list(args: argparse.Namespace) -> int:
     for name, problem in problems.items():
         print(f"could not load attack {name!r}: {problem}", file=sys.stderr)
     if args.json:
-        json.dump(catalogue, sys.stdout, indent=2, default=str)
-        print()
+        print_json(catalogue)
         return 0
     for name, about in catalogue.items():
         kind = "  (membership)" if about["threat_model"] == "membership" else ""
@@ -149,8 +147,7 @@ def run_attack_command(args: argparse.Namespace) -> int:
     else:
         report = run_attack(args.name, args.challenge, args.out, overrides=overrides, **outcome)
     if args.json:
-        json.dump(asdict(report), sys.stdout, indent=2, default=str)
-        print()
+        print_json(asdict(report))
         return 0
     status = "succeeded" if report.succeeded else "did not succeed"
     print(

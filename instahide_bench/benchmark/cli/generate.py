@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import TYPE_CHECKING
 
 from instahide_bench.benchmark.cli._options import (
@@ -12,6 +10,7 @@ from instahide_bench.benchmark.cli._options import (
     POSITIVE,
     SEED,
     add_set_option,
+    print_json,
     real_number,
     whole_number,
 )
@@ -164,8 +163,7 @@ def run_presets(args: argparse.Namespace) -> int:
             name: {"encoder": p.encoder, "description": p.description, "params": config_to_dict(p.config)}
             for name, p in PRESETS.items()
         }
-        json.dump(out, sys.stdout, indent=2)
-        print()
+        print_json(out)
         return 0
     for name, preset in PRESETS.items():
         print(f"{name}  (encoder: {preset.encoder})")

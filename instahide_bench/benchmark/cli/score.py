@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from instahide_bench.benchmark.cli._options import SEED, real_number, whole_number
+from instahide_bench.benchmark.cli._options import SEED, print_json, real_number, whole_number
 from instahide_bench.benchmark.leaderboard.layout import DEFAULT_ROOT
 from instahide_bench.core.errors import InputFileError
 
@@ -128,8 +126,7 @@ def run_score(args: argparse.Namespace) -> int:
         with _reported_as_input_error(args.leaderboard):
             report["entry"] = str(_record(args, challenge, key, decryption, result))
     if args.json:
-        json.dump(report, sys.stdout, indent=2)
-        print()
+        print_json(report)
     else:
         _print_report(report, challenge.num_rows)
     return 0
@@ -194,8 +191,7 @@ def _run_membership_score(args: argparse.Namespace) -> int:
         with _reported_as_input_error(args.leaderboard):
             report["entry"] = str(record_membership_entry(entry, args.leaderboard, roc=(key, values)))
     if args.json:
-        json.dump(report, sys.stdout, indent=2)
-        print()
+        print_json(report)
     else:
         print_membership_report(report)
     return 0

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
-from instahide_bench.benchmark.cli._options import COUNT, whole_number
+from instahide_bench.benchmark.cli._options import COUNT, print_json, whole_number
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -71,16 +69,13 @@ def run_seed_search(args: argparse.Namespace) -> int:
     target = SeedTarget.from_challenge(challenge, config.check_rows)
     result = search_seeds(target, config.search_settings(resolve_device(args.device)))
     if args.json:
-        json.dump(
+        print_json(
             {
                 "challenge_id": challenge.meta.challenge_id,
                 **result.to_json(),
                 "false_positive_rate": target.false_positive_rate(),
-            },
-            sys.stdout,
-            indent=2,
+            }
         )
-        print()
         return 0 if result.found else 1
     print(result.summary())
     projected = result.projected_full_space_seconds

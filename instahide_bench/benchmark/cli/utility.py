@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
-from instahide_bench.benchmark.cli._options import COUNT, SEED, add_set_option, real_number, whole_number
+from instahide_bench.benchmark.cli._options import COUNT, SEED, add_set_option, print_json, real_number, whole_number
 from instahide_bench.core.config import parse_assignments
 
 
@@ -134,8 +132,7 @@ def run_utility_command(args: argparse.Namespace) -> int:
         entry_path = record_utility(result, args.leaderboard, name=args.entry_name, command=command_line())
     if args.json:
         payload = {**result.to_json(), "entry_path": None if entry_path is None else str(entry_path)}
-        json.dump(payload, sys.stdout, indent=2)
-        print()
+        print_json(payload)
         return 0
     baseline = "n/a" if result.baseline_accuracy is None else f"{result.baseline_accuracy:.4f}"
     print(
